@@ -1,0 +1,37 @@
+# The commands the README gives. Each one creates or updates .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with workbench/nbval_sanitize.cfg
+
+.PHONY: env demo test lint lab bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+env: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p .workbench/demo
+	$(BIN)/papermill --no-progress-bar --cwd notebooks notebooks/01-timing.ipynb .workbench/demo/01-timing.ipynb
+	$(BIN)/workbench show .workbench/demo/01-timing.ipynb
+
+lint: $(STAMP)
+	$(BIN)/ruff check workbench tests bench
+	$(BIN)/mypy
+
+test: lint
+	WORKBENCH_HOME="$$(mktemp -d)" $(BIN)/python -m pytest tests notebooks $(NBVAL)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python bench/timing.py
+
+clean:
+	rm -rf $(VENV) .workbench .pytest_cache .mypy_cache .ruff_cache

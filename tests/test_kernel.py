@@ -1,0 +1,52 @@
+"""The extension in a real Jupyter kernel, as a notebook uses it."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[Any]:
+    manager, client = start_new_kernel(kernel_name="python3", startup_timeout=TIMEOUT)
+    try:
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def execute(client: Any, code: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run code; return the reply content and the iopub messages of this execution."""
+    msg_id = client.execute(code)
+    outputs = []
+    while True:
+        msg = client.get_iopub_msg(timeout=TIMEOUT)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+        outputs.append(msg)
+    reply = client.get_shell_msg(timeout=TIMEOUT)
+    return reply["content"], outputs
+
+
+def test_wtime_displays_an_html_table_in_the_notebook(kernel: Any) -> None:
+    reply, outputs = execute(kernel, "%load_ext workbench\n%wtime -n 100 -r 3 sum(range(100))")
+    assert reply["status"] == "ok"
+    displays = [m["content"]["data"] for m in outputs if m["msg_type"] == "display_data"]
+    assert len(displays) == 1
+    assert '<table class="wb-table">' in displays[0]["text/html"]
+    assert "3 runs x 100 loops" in displays[0]["text/plain"]
+
+
+def test_a_failing_magic_fails_the_cell(kernel: Any) -> None:
+    reply, _ = execute(kernel, "%load_ext workbench\n%wtime --baseline missing pass")
+    assert reply["status"] == "error"
+    assert reply["ename"] == "UsageError"
+    reply, _ = execute(kernel, "%wtime -n 1 -r 1 1/0")
+    assert reply["status"] == "error"
+    assert reply["ename"] == "ZeroDivisionError"

@@ -1,0 +1,200 @@
+"""The one exception hierarchy of workbench.
+
+Every error says what to do next. Each class keeps its structured fields as
+attributes and pickles (errors cross process and ipyparallel engine boundaries).
+
+::
+
+    WorkbenchError
+    ├── ConfigError            settings that cannot be read or make no sense
+    ├── PluginNotFoundError    a timer/format/store name that no installed package provides
+    ├── InvalidNameError       a user-supplied name that is unsafe as a key or a path part
+    ├── TimingError            a statement that cannot be measured
+    ├── BaselineNotFoundError  a performance baseline that was never saved
+    ├── PerformanceRegression  a measurement slower than its baseline beyond the tolerance
+    ├── MissingDependencyError an optional dependency that is not installed
+    └── RegistryError          the model registry refused or failed an operation
+        ├── ModelNotFoundError     no such model, version or stage
+        ├── InvalidMetadataError   metrics, params or tags that cannot be stored
+        ├── IntegrityError         an artifact whose bytes do not match its recorded hash
+        ├── UnsafeModelError       an artifact that would run untrusted code on load
+        ├── StageError             an unknown stage or a promotion that cannot happen
+        └── StoreError             a store that is unusable (schema written by a newer version)
+            └── StoreUnavailableError  a store that cannot be reached in time
+    ClusterError               an ipyparallel cluster that cannot be started, reached or used
+    ├── NoEnginesError         no engine left to run tasks (kept: the fits that finished)
+    └── SearchFailedError      fits lost to dead engines beyond the retries (kept: finished, lost)
+    RemoteTaskError            an exception raised inside a task on an engine (engine id, traceback)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WorkbenchError(Exception):
+    """Root of every error raised by workbench.
+
+    ``message`` says what went wrong, ``hint`` what to do about it. Subclasses add
+    structured fields; all of them are keyword arguments so the error pickles.
+    """
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+        self.fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.hint, self.fields))
+
+
+def _rebuild(cls: type[WorkbenchError], message: str, hint: str, fields: dict[str, Any]) -> WorkbenchError:
+    return cls(message, hint=hint, **fields)
+
+
+class ConfigError(WorkbenchError):
+    """Settings that cannot be read or make no sense."""
+
+    hint = "check the WORKBENCH_* environment variables and [tool.workbench] in pyproject.toml"
+
+
+class PluginNotFoundError(WorkbenchError, LookupError):
+    """No installed package provides a plugin of that name."""
+
+
+class InvalidNameError(WorkbenchError, ValueError):
+    """A name that cannot be used as a key or a file name."""
+
+    hint = "use letters, digits, '-', '_' and '.', starting with a letter or digit, at most 128 characters"
+
+
+class TimingError(WorkbenchError):
+    """A statement that cannot be measured (for example, it does not compile)."""
+
+
+class BaselineNotFoundError(WorkbenchError, LookupError):
+    """A performance baseline that was never saved."""
+
+
+class PerformanceRegression(WorkbenchError):
+    """A measurement slower than its saved baseline beyond the tolerance."""
+
+    hint = "find what made it slower, or save a new baseline with --save-baseline if the change is intended"
+
+
+class MissingDependencyError(WorkbenchError, ImportError):
+    """An optional dependency that is not installed."""
+
+
+class RegistryError(WorkbenchError):
+    """The model registry refused or failed an operation."""
+
+
+class ModelNotFoundError(RegistryError, LookupError):
+    """No model of that name, or no such version or stage of it."""
+
+    hint = "list what exists with `workbench models NAME` or wb.model_versions(name)"
+
+
+class InvalidMetadataError(RegistryError, ValueError):
+    """Metrics, params or tags that cannot be stored as plain JSON."""
+
+    hint = "metrics must be numbers, tags strings, params JSON values (numbers, strings, lists, dicts)"
+
+
+class IntegrityError(RegistryError):
+    """An artifact whose bytes do not match the SHA-256 recorded with its version."""
+
+    hint = "the artifact was altered or damaged after registration; register the model again from its source"
+
+
+class UnsafeModelError(RegistryError):
+    """An artifact that would import or run code nobody trusted when it was registered."""
+
+    hint = "load only models from sources you trust; never widen the trusted list to make this go away"
+
+
+class StageError(RegistryError, ValueError):
+    """An unknown stage, or a promotion or rollback that cannot happen."""
+
+    hint = "stages are dev, staging, production and archived"
+
+
+class StoreError(RegistryError):
+    """A store that cannot be used, such as one written by a newer workbench."""
+
+
+class StoreUnavailableError(StoreError):
+    """A store that cannot be reached, or did not answer within its timeout."""
+
+    hint = "check that the store is running and reachable (WORKBENCH_STORE), then retry"
+
+
+
+class ClusterError(WorkbenchError):
+    """An ipyparallel cluster that cannot be started, reached or used."""
+
+    hint = "start one with %cluster start or wb.parallel.Cluster.start(), or check its connection file"
+
+
+class NoEnginesError(ClusterError):
+    """No engine is left to run the remaining tasks.
+
+    ``finished`` lists the fits that completed before the engines were lost and
+    ``lost`` those that did not, each as a dict (``candidate``, ``split``, ``params``).
+    """
+
+    hint = "restart the cluster with %cluster stop and %cluster start, then run the search again"
+
+
+class SearchFailedError(ClusterError):
+    """Fits whose engines died more often than ``retries`` allows.
+
+    ``finished`` and ``lost`` are lists of fits, as in :class:`NoEnginesError`.
+    """
+
+    hint = "look at the engines' memory (%cluster status); raise retries= or use fewer, bigger engines"
+
+
+class RemoteTaskError(WorkbenchError):
+    """An exception raised inside a task on an engine.
+
+    ``engine_id``, ``ename``, ``evalue`` and ``remote_traceback`` come from the engine;
+    ``fits`` names the fits of the failed task.
+    """
+
+    hint = "the traceback above comes from the engine; reproduce the failing fit locally with those params"
+
+__all__ = [
+    "BaselineNotFoundError",
+    "ClusterError",
+    "ConfigError",
+    "IntegrityError",
+    "InvalidMetadataError",
+    "InvalidNameError",
+    "MissingDependencyError",
+    "ModelNotFoundError",
+    "NoEnginesError",
+    "PerformanceRegression",
+    "PluginNotFoundError",
+    "RegistryError",
+    "RemoteTaskError",
+    "SearchFailedError",
+    "StageError",
+    "StoreError",
+    "StoreUnavailableError",
+    "TimingError",
+    "UnsafeModelError",
+    "WorkbenchError",
+]

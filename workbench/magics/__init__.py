@@ -1,0 +1,23 @@
+"""IPython front ends: thin ``Magics`` classes that parse arguments and call the library."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+
+def magics_classes() -> list[type]:
+    """Every workbench ``Magics`` class, imported on demand."""
+    from workbench.magics.timing import TimingMagics
+
+    return [TimingMagics]
+
+
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    for cls in magics_classes():
+        ipython.register_magics(cls)
+
+
+__all__ = ["load_ipython_extension", "magics_classes"]
