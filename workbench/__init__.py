@@ -26,6 +26,7 @@ _LAZY: dict[str, str] = {
     "timing": "workbench.timing",
     "profiling": "workbench.profiling",
     "errors": "workbench.errors",
+    "parallel": "workbench.parallel",
     "register": "workbench.registry.api:register",
     "load_model": "workbench.registry.api:load_model",
     "models": "workbench.registry.api:models",

@@ -50,10 +50,17 @@ def html_table(
     return f'<table class="wb-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A plain-text table with aligned columns."""
+def text_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], min_widths: Sequence[int] = ()
+) -> str:
+    """A plain-text table with aligned columns.
+
+    ``min_widths`` keeps columns of run-dependent values (durations, ratios) at a fixed
+    width, so two runs of a notebook differ only in the values the sanitize file masks.
+    """
     all_rows = [list(headers), *[list(r) for r in rows]]
-    widths = [max(len(r[i]) for r in all_rows) for i in range(len(headers))]
+    floors = [*min_widths, *[0] * (len(headers) - len(min_widths))]
+    widths = [max(floors[i], *(len(r[i]) for r in all_rows)) for i in range(len(headers))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in all_rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -96,7 +96,7 @@ class HotSpots:
         ]
 
     def __str__(self) -> str:
-        table = text_table(["share", "own time", "hits", "where", "line"], self._rows())
+        table = text_table(["share", "own time", "hits", "where", "line"], self._rows(), min_widths=(6, 9))
         return f"{self._verdict()}\n{table}\ntotal {format_time(self.wall)}"
 
     def __repr__(self) -> str:

@@ -45,7 +45,7 @@ class TimerLog:
         return [(label, str(len(v)), format_time(sum(v))) for label, v in self.durations().items()]
 
     def __str__(self) -> str:
-        return text_table(["stage", "calls", "total"], self._rows())
+        return text_table(["stage", "calls", "total"], self._rows(), min_widths=(0, 0, 9))
 
     def __repr__(self) -> str:
         return str(self)

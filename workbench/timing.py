@@ -201,7 +201,7 @@ class Comparison:
 
     def __str__(self) -> str:
         headers = ["candidate", "median", f"vs {self.reference}", f"{self.confidence:.0%} CI"]
-        lines = [text_table(headers, self._rows())]
+        lines = [text_table(headers, self._rows(), min_widths=(0, 9, 9, 18))]
         for name, t in self.timings.items():
             lines += [warning_text(f"{name}: {w}") for w in t.warnings]
         return "\n".join(lines)
@@ -269,7 +269,8 @@ class TimingHistory:
     def __str__(self) -> str:
         if not self.entries:
             return "no labelled timings yet (use %wtime --label NAME stmt)"
-        return text_table(["label", "median", "IQR", "runs x loops", "statement"], self._rows())
+        headers = ["label", "median", "IQR", "runs x loops", "statement"]
+        return text_table(headers, self._rows(), min_widths=(0, 9, 9, 14))
 
     def __repr__(self) -> str:
         return str(self)

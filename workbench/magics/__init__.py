@@ -10,9 +10,10 @@ if TYPE_CHECKING:
 
 def magics_classes() -> list[type]:
     """Every workbench ``Magics`` class, imported on demand."""
+    from workbench.magics.parallel import ParallelMagics
     from workbench.magics.timing import TimingMagics
 
-    return [TimingMagics]
+    return [TimingMagics, ParallelMagics]
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:
