@@ -17,6 +17,7 @@ from workbench.errors import WorkbenchError
 # Modules that define ``add_commands(subparsers)``; each subparser sets ``func``.
 COMMAND_MODULES: list[str] = [
     "workbench.notebooks",
+    "workbench.jobs.cli",
     "workbench.registry.cli",
 ]
 

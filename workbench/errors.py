@@ -25,6 +25,17 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
     ├── NoEnginesError         no engine left to run tasks (kept: the fits that finished)
     └── SearchFailedError      fits lost to dead engines beyond the retries (kept: finished, lost)
     RemoteTaskError            an exception raised inside a task on an engine (engine id, traceback)
+    CythonizeError             a function that %cythonize cannot turn into verified Cython
+    ├── UnsupportedConstructError  a construct it cannot compile (line, reason); Python kept
+    ├── CompileError           Cython or the C compiler failed (their output)
+    └── EquivalenceError       compiled and Python results differ (input, both outputs)
+    JobError                   a notebook job that cannot start or did not succeed
+    ├── BadParametersError     parameters refused before a kernel starts (exit code 3)
+    ├── RunFailedError         a run that failed: reason cell_error (4), kernel_died (5), timeout (6)
+    ├── RunNotFoundError       no run with that id
+    └── ScheduleError          a schedule that cannot be added, found or run
+
+A ``WorkbenchError`` may carry ``exit_code``, which the ``workbench`` command exits with.
 """
 
 from __future__ import annotations
@@ -176,13 +187,77 @@ class RemoteTaskError(WorkbenchError):
 
     hint = "the traceback above comes from the engine; reproduce the failing fit locally with those params"
 
+
+class CythonizeError(WorkbenchError):
+    """A function that cannot be turned into verified, compiled Cython; the Python one stays."""
+
+    hint = "keep using the Python function, or simplify it and run %cythonize again"
+
+
+class UnsupportedConstructError(CythonizeError):
+    """A construct %cythonize cannot compile; ``line`` (in the function's source) and ``reason``."""
+
+    hint = "rewrite that line (or pass the value in as an argument); the Python version stays in place"
+
+
+class CompileError(CythonizeError):
+    """Cython or the C compiler rejected the generated module; ``output`` holds their messages."""
+
+    hint = "read the compiler output above; report the function if the generated code is at fault"
+
+
+class EquivalenceError(CythonizeError):
+    """The compiled function gave a different result; ``case`` names the input, ``expected``
+    and ``actual`` are the Python and the compiled outputs (as text)."""
+
+    hint = "the Python version stays in place; fix the difference or keep the function in Python"
+
+class JobError(WorkbenchError):
+    """A notebook job that cannot start or did not succeed."""
+
+    exit_code = 1
+
+
+class BadParametersError(JobError, ValueError):
+    """Parameters refused before a kernel starts."""
+
+    exit_code = 3
+    hint = "parameter names must be Python identifiers; values numbers, strings, booleans, None, lists or maps"
+
+
+class RunFailedError(JobError):
+    """A run that failed; ``reason`` is cell_error, kernel_died or timeout, ``run_id`` names it."""
+
+    hint = "read the output notebook: workbench runs show RUN_ID"
+    EXIT_CODES = {"cell_error": 4, "kernel_died": 5, "timeout": 6}
+
+    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        super().__init__(message, hint=hint, **fields)
+        self.exit_code = self.EXIT_CODES.get(str(fields.get("reason")), 1)
+
+
+class RunNotFoundError(JobError, LookupError):
+    """No run with that id."""
+
+    hint = "list runs with: workbench runs"
+
+
+class ScheduleError(JobError):
+    """A schedule that cannot be added, found or run."""
+
+
 __all__ = [
+    "BadParametersError",
     "BaselineNotFoundError",
     "ClusterError",
+    "CompileError",
     "ConfigError",
+    "CythonizeError",
+    "EquivalenceError",
     "IntegrityError",
     "InvalidMetadataError",
     "InvalidNameError",
+    "JobError",
     "MissingDependencyError",
     "ModelNotFoundError",
     "NoEnginesError",
@@ -190,11 +265,15 @@ __all__ = [
     "PluginNotFoundError",
     "RegistryError",
     "RemoteTaskError",
+    "RunFailedError",
+    "RunNotFoundError",
+    "ScheduleError",
     "SearchFailedError",
     "StageError",
     "StoreError",
     "StoreUnavailableError",
     "TimingError",
     "UnsafeModelError",
+    "UnsupportedConstructError",
     "WorkbenchError",
 ]

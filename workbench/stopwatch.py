@@ -14,6 +14,7 @@ from contextlib import ContextDecorator
 from types import TracebackType
 from typing import Any
 
+from workbench import run_context
 from workbench.formatting import format_time, html_table, text_table
 
 
@@ -27,6 +28,8 @@ class TimerLog:
     def add(self, label: str, seconds: float) -> None:
         with self._lock:
             self._durations.setdefault(label, []).append(seconds)
+        if self is timer_log:
+            run_context.append({"kind": "timer", "label": label, "seconds": seconds})
 
     def durations(self) -> dict[str, list[float]]:
         """A copy: label -> every duration recorded under it."""

@@ -1,0 +1,227 @@
+"""The embedded store: SQLite metadata and content-addressed artifact files under the home.
+
+Layout, under ``<home>/registry/``::
+
+    registry.sqlite3            versions and stage history (WAL, synchronous=FULL)
+    artifacts/ab/abcdef…        one file per distinct artifact, named by its SHA-256
+
+An artifact is published atomically (temp file in the same folder, fsync, rename, fsync
+the folder) before the row that points at it is committed, so a crash at any point
+leaves either no version or a complete one. Version numbers are allocated inside a
+``BEGIN IMMEDIATE`` transaction, which serialises writers across processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+from workbench.config import Settings
+from workbench.errors import IntegrityError, ModelNotFoundError, StoreError, StoreUnavailableError
+from workbench.fsutil import atomic_write_bytes, fsync_dir
+from workbench.registry.store import SCHEMA_VERSION, Store, check_digest, sha256_hex
+from workbench.registry.version import ModelVersion, PromotionEvent
+
+_BUSY_TIMEOUT_S = 60.0
+STALE_TEMP_S = 3600.0
+"""Age after which an artifact temp file can only belong to a writer that died."""
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        stage TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    )""",
+    """CREATE TABLE IF NOT EXISTS history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        event TEXT NOT NULL
+    )""",
+)
+
+
+class LocalStore(Store):
+    """SQLite + files under ``<home>/registry``; safe for many processes on one machine."""
+
+    url = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.artifacts = root / "artifacts"
+        self._lock = threading.RLock()
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+        try:
+            self.artifacts.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailableError(f"cannot create the local store in {root}: {exc}") from exc
+        self._connect()
+        self._sweep_temp_files()
+
+    def _sweep_temp_files(self) -> None:
+        """Delete temp files that killed writers left; a live writer's are younger than the cutoff."""
+        cutoff = time.time() - STALE_TEMP_S
+        for temp in self.artifacts.glob("*/.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                if temp.stat().st_mtime < cutoff:
+                    temp.unlink()
+
+    @classmethod
+    def from_url(cls, url: str, settings: Settings) -> Self:
+        if url not in ("local", "local://"):
+            raise StoreError(
+                f"the local store takes no options: {url!r}",
+                hint="set WORKBENCH_HOME to choose where it lives, and WORKBENCH_STORE=local",
+            )
+        return cls(settings.home / "registry")
+
+    def _connect(self) -> sqlite3.Connection:
+        """This process's connection (a forked child opens its own), schema checked."""
+        if self._connection is not None and self._pid == os.getpid():
+            return self._connection
+        try:
+            conn = sqlite3.connect(
+                self.root / "registry.sqlite3",
+                timeout=_BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = conn.execute("PRAGMA user_version").fetchone()[0]
+                if found > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the local store in {self.root} has schema version {found}; "
+                        f"this workbench reads up to {SCHEMA_VERSION}",
+                        hint="upgrade workbench",
+                    )
+                if found < SCHEMA_VERSION:
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                conn.close()
+                raise
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"cannot open the local store in {self.root}: {exc}") from exc
+        self._connection, self._pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailableError(f"the local store in {self.root} is unavailable: {exc}") from exc
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._connect().execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailableError(f"the local store in {self.root} is unavailable: {exc}") from exc
+
+    def _artifact_path(self, sha256: str) -> Path:
+        check_digest(sha256)
+        return self.artifacts / sha256[:2] / sha256
+
+    def put_artifact(self, sha256: str, data: bytes) -> None:
+        path = self._artifact_path(sha256)
+        if path.is_file() and sha256_hex(path.read_bytes()) == sha256:
+            return
+        if not path.parent.exists():
+            path.parent.mkdir(exist_ok=True)
+            fsync_dir(path.parent.parent)
+        atomic_write_bytes(path, data, mode=0o600)
+
+    def add_version(self, name: str, record: Mapping[str, Any], stage: str, artifact: bytes) -> int:
+        self.put_artifact(record["sha256"], artifact)
+        text = json.dumps(record, sort_keys=True)
+        with self._transaction() as conn:
+            (number,) = conn.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = ?", (name,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO versions (name, version, stage, record) VALUES (?, ?, ?, ?)",
+                (name, number, stage, text),
+            )
+        return int(number)
+
+    @staticmethod
+    def _version(name: str, row: tuple[Any, ...]) -> ModelVersion:
+        number, stage, text = row
+        return ModelVersion.from_record(name, number, stage, json.loads(text))
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        rows = self._query(
+            "SELECT version, stage, record FROM versions WHERE name = ? AND version = ?", (name, version)
+        )
+        if not rows:
+            raise ModelNotFoundError(f"model {name!r} has no version {version}", model=name, version=version)
+        return self._version(name, rows[0])
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        rows = self._query("SELECT version, stage, record FROM versions WHERE name = ? ORDER BY version", (name,))
+        return [self._version(name, row) for row in rows]
+
+    def list_names(self) -> list[str]:
+        return [row[0] for row in self._query("SELECT DISTINCT name FROM versions ORDER BY name")]
+
+    def read_artifact(self, sha256: str) -> bytes:
+        path = self._artifact_path(sha256)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError as exc:
+            raise IntegrityError(f"artifact {sha256[:12]}… is missing from {self.artifacts}") from exc
+
+    def apply_stages(
+        self, name: str, expected: Mapping[int, str], changes: Mapping[int, str], event: PromotionEvent
+    ) -> bool:
+        with self._transaction() as conn:
+            for number, stage in expected.items():
+                row = conn.execute(
+                    "SELECT stage FROM versions WHERE name = ? AND version = ?", (name, number)
+                ).fetchone()
+                if row is None or row[0] != stage:
+                    return False
+            conn.executemany(
+                "UPDATE versions SET stage = ? WHERE name = ? AND version = ?",
+                [(stage, name, number) for number, stage in changes.items()],
+            )
+            conn.execute("INSERT INTO history (name, event) VALUES (?, ?)", (name, json.dumps(event.to_record())))
+        return True
+
+    def history(self, name: str) -> list[PromotionEvent]:
+        rows = self._query("SELECT event FROM history WHERE name = ? ORDER BY id", (name,))
+        return [PromotionEvent.from_record(json.loads(row[0])) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None and self._pid == os.getpid():
+                self._connection.close()
+            self._connection = None
+
+
+__all__ = ["LocalStore"]

@@ -1,0 +1,242 @@
+"""The store contract: a few primitives each backend implements, composites built once here.
+
+A backend (memory, local, redis, or a third-party one in the ``workbench.stores``
+entry-point group) implements the abstract methods. Promotion, rollback, lookups by
+stage and hash verification are written once in :class:`Store` on top of them, so every
+backend keeps the same rules: at most one production version per name, a history
+entry for every stage change, and no artifact bytes handed out unverified.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+from workbench.config import Settings
+from workbench.errors import IntegrityError, ModelNotFoundError, StageError, StoreError
+from workbench.names import validate_name
+from workbench.registry.version import ModelVersion, PromotionEvent, utc_now, validate_stage
+
+SCHEMA_VERSION = 1
+"""Layout of stored metadata; a store refuses data written with a newer one."""
+
+_MAX_STAGE_ATTEMPTS = 50
+
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_digest(sha256: object) -> str:
+    """``sha256`` when it is a lowercase hex SHA-256 digest, safe in a key or a file name."""
+    if not isinstance(sha256, str) or not _DIGEST.fullmatch(sha256):
+        raise IntegrityError(f"{sha256!r} is not a SHA-256 digest")
+    return sha256
+
+
+def current_user() -> str:
+    """Who is making a stage change, for the promotion history."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+class Store(ABC):
+    """Where versions, their artifacts and their stage history live.
+
+    Backends implement the primitives below; they must make ``add_version`` and
+    ``apply_stages`` atomic (all or nothing, safe against concurrent writers from other
+    processes) and must never let a version be listed before its artifact is stored.
+    """
+
+    url: ClassVar[str] = ""
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str, settings: Settings) -> Self:
+        """Open the store that ``url`` names (``settings`` gives the home folder).
+
+        Raises :class:`StoreError` for a malformed URL or data with a newer schema, and
+        :class:`StoreUnavailableError` when the store cannot be reached.
+        """
+
+    # -- primitives -------------------------------------------------------------------
+
+    @abstractmethod
+    def add_version(self, name: str, record: Mapping[str, Any], stage: str, artifact: bytes) -> int:
+        """Store ``artifact`` (keyed by ``record["sha256"]``), then publish a new version.
+
+        Allocates the next version number of ``name`` atomically (1 for a new name; never
+        reused, no gaps under concurrency) and returns it. The version becomes visible
+        only once its artifact is durably stored; a writer killed midway leaves no
+        visible trace beyond, at most, an unreferenced artifact.
+        """
+
+    @abstractmethod
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """The version ``version`` of ``name``; raises :class:`ModelNotFoundError`."""
+
+    @abstractmethod
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first; empty when the name is unknown."""
+
+    @abstractmethod
+    def list_names(self) -> list[str]:
+        """Every model name with at least one version, sorted."""
+
+    @abstractmethod
+    def put_artifact(self, sha256: str, data: bytes) -> None:
+        """Store ``data`` under its digest, durably, before returning; storing it again is harmless.
+
+        Used for a version's additional artifacts (such as ONNX), which must be stored
+        before :meth:`add_version` publishes the row that refers to them.
+        """
+
+    @abstractmethod
+    def read_artifact(self, sha256: str) -> bytes:
+        """The stored bytes for ``sha256``, unverified; raises :class:`IntegrityError` when missing."""
+
+    @abstractmethod
+    def apply_stages(
+        self, name: str, expected: Mapping[int, str], changes: Mapping[int, str], event: PromotionEvent
+    ) -> bool:
+        """Set stages atomically if every version in ``expected`` still has that stage.
+
+        On success applies ``changes`` (version -> new stage), appends ``event`` to the
+        history of ``name`` and returns True; returns False, changing nothing, when
+        another writer changed a stage first (the caller re-reads and retries).
+        """
+
+    @abstractmethod
+    def history(self, name: str) -> list[PromotionEvent]:
+        """The stage changes of ``name``, oldest first."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to release
+        """Release connections; the store must not be used afterwards."""
+
+    # -- composites ---------------------------------------------------------------------
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``; raises :class:`ModelNotFoundError` when there is none."""
+        found = self.list_versions(validate_name(name, "model name"))
+        if not found:
+            raise ModelNotFoundError(f"no model named {name!r}", model=name)
+        return found
+
+    def find(self, name: str, *, version: int | None = None, stage: str | None = None) -> ModelVersion:
+        """A version by number, else the newest version at ``stage``, else the newest of all."""
+        validate_name(name, "model name")
+        if version is not None:
+            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+                raise ModelNotFoundError(f"version must be a positive integer, not {version!r}", model=name)
+            return self.get_version(name, version)
+        candidates = self.versions(name)
+        if stage is not None:
+            validate_stage(stage)
+            candidates = [v for v in candidates if v.stage == stage]
+            if not candidates:
+                raise ModelNotFoundError(
+                    f"model {name!r} has no version in stage {stage!r}",
+                    hint=f"promote one with `workbench promote {name} VERSION --to {stage}`",
+                    model=name,
+                    stage=stage,
+                )
+        return candidates[-1]
+
+    def verified_artifact(self, version: ModelVersion, kind: str | None = None) -> bytes:
+        """The artifact bytes of ``version`` after checking them against their SHA-256.
+
+        ``kind`` picks one of the version's additional artifacts (``"onnx"``) instead of
+        the model itself; raises :class:`ModelNotFoundError` when the version has none.
+        """
+        expected = version.sha256
+        if kind is not None:
+            extra = version.extra_artifacts.get(kind)
+            if extra is None:
+                raise ModelNotFoundError(
+                    f"{version.name} v{version.version} has no {kind} artifact",
+                    hint=f"register the model with {kind}=True to store one",
+                    model=version.name,
+                    version=version.version,
+                )
+            expected = str(extra["sha256"])
+        data = self.read_artifact(expected)
+        actual = sha256_hex(data)
+        if actual != expected:
+            raise IntegrityError(
+                f"{kind or 'model'} artifact of {version.name} v{version.version} does not match its SHA-256 "
+                f"(recorded {expected[:12]}…, found {actual[:12]}…); it was not loaded",
+                model=version.name,
+                version=version.version,
+            )
+        return data
+
+    def promote(self, name: str, version: int, stage: str, *, action: str = "promote") -> ModelVersion:
+        """Move ``version`` of ``name`` to ``stage``; a previous production version is archived.
+
+        Safe against concurrent promotions: the change applies only if no stage moved
+        meanwhile, and is retried on a fresh read otherwise.
+        """
+        validate_stage(stage)
+        for _ in range(_MAX_STAGE_ATTEMPTS):
+            target = self.find(name, version=version)
+            if target.stage == stage:
+                return target
+            expected = {target.version: target.stage}
+            changes = {target.version: stage}
+            replaced = None
+            if stage == "production":
+                # Every version's stage is part of the expectation: any of them could have
+                # become production since this read, and then this change must not apply.
+                for current in self.list_versions(name):
+                    expected[current.version] = current.stage
+                    if current.stage == "production":
+                        changes[current.version] = "archived"
+                        replaced = current.version
+            event = PromotionEvent(
+                version=target.version,
+                from_stage=target.stage,
+                to_stage=stage,
+                at=utc_now(),
+                by=current_user(),
+                action=action,
+                replaced=replaced,
+            )
+            if self.apply_stages(name, expected, changes, event):
+                return target.with_stage(stage)
+        raise StoreError(
+            f"could not promote {name} v{version}: its stages kept changing under concurrent writers",
+            hint="retry; if it persists, look for a process promoting this model in a loop",
+            model=name,
+            version=version,
+        )
+
+    def rollback(self, name: str) -> ModelVersion:
+        """Put back in production the version that the current production version replaced.
+
+        Repeated rollbacks walk further back (v3 -> v2 -> v1): a version's predecessor is
+        taken from the promotion that first put it in production, not from a rollback.
+        """
+        current = self.find(name, stage="production")
+        for event in reversed(self.history(name)):
+            if event.version == current.version and event.to_stage == "production" and event.action != "rollback":
+                if event.replaced is None:
+                    break
+                return self.promote(name, event.replaced, "production", action="rollback")
+        raise StageError(
+            f"{name} v{current.version} did not replace another production version; nothing to roll back to",
+            hint=f"promote a specific version with `workbench promote {name} VERSION --to production`",
+            model=name,
+            version=current.version,
+        )
+
+
+__all__ = ["SCHEMA_VERSION", "Store", "check_digest", "current_user", "sha256_hex"]
