@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.registry.conftest import RedisServer
+from tests.redis_server import RedisServer
 from workbench.config import load_settings
 from workbench.errors import InvalidNameError, PluginNotFoundError, StoreError
 from workbench.registry import FORMATS, STORES, Registry, open_store

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.registry.conftest import RedisServer, start_redis
+from tests.redis_server import RedisServer, start_redis
 from workbench.config import load_settings
 from workbench.errors import StoreError, StoreUnavailableError
+from workbench.redis_connection import RedisConnection
 from workbench.registry import Registry
 from workbench.registry.redis_store import RedisStore
 
@@ -75,7 +76,7 @@ def test_stopped_redis_gives_a_typed_error_and_restart_loses_nothing_acknowledge
 
 @pytest.mark.timeout(30)
 def test_unreachable_redis_at_open_is_a_typed_error(tmp_path: Path) -> None:
-    from tests.registry.conftest import free_port
+    from tests.redis_server import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0?timeout={TIMEOUT_S}"
     assert _within_deadline(lambda: RedisStore.from_url(url, load_settings())) < TIMEOUT_S + 1
@@ -85,10 +86,7 @@ def test_every_redis_error_is_translated() -> None:
     """Any redis-py exception, current or future, leaves the store as a workbench error."""
     import redis.exceptions as rexc
 
-    store = RedisStore.__new__(RedisStore)
-    store._errors = rexc
-    store.timeout = TIMEOUT_S
-    store.client = __import__("redis").Redis(host="127.0.0.1", port=1)
+    store = RedisConnection(f"redis://127.0.0.1:1/0?timeout={TIMEOUT_S}")
     classes = [c for c in vars(rexc).values() if isinstance(c, type) and issubclass(c, rexc.RedisError)]
     assert len(classes) > 20
     for cls in classes:
@@ -97,8 +95,8 @@ def test_every_redis_error_is_translated() -> None:
             raise cls("1 127.0.0.1:7000")
 
         with pytest.raises(StoreError) as info:
-            store._call(fail)
+            store.call(fail)
         assert isinstance(info.value.__cause__, cls)
         if issubclass(cls, rexc.ConnectionError | rexc.TimeoutError):
             assert isinstance(info.value, StoreUnavailableError)
-    store.client.close()
+    store.close()

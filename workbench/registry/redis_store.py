@@ -23,30 +23,17 @@ For "nothing acknowledged is lost", run Redis with ``appendonly yes`` and
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Self, TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, Self, TypeVar
 
 from workbench.config import Settings
-from workbench.errors import (
-    IntegrityError,
-    MissingDependencyError,
-    ModelNotFoundError,
-    StoreError,
-    StoreUnavailableError,
-)
+from workbench.errors import IntegrityError, ModelNotFoundError, StoreError
+from workbench.redis_connection import RedisConnection, text
 from workbench.registry.store import SCHEMA_VERSION, Store, check_digest
 from workbench.registry.version import ModelVersion, PromotionEvent
 
-if TYPE_CHECKING:
-    import redis
-
 T = TypeVar("T")
 
-DEFAULT_PREFIX = "workbench"
-DEFAULT_TIMEOUT_S = 5.0
-_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _ADD_VERSION = """
 local n = redis.call('INCR', KEYS[1])
@@ -69,98 +56,30 @@ return 1
 """
 
 
-def _text(value: Any) -> str:
-    """A Redis reply (bytes: the client does not decode, artifacts being binary) as text."""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def parse_redis_url(url: str) -> dict[str, Any]:
-    """Connection options, key prefix and timeout from a store URL; raises :class:`StoreError`."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise StoreError(f"not a Redis URL: {url!r}", hint="use redis://host:port/db")
-    query = parse_qs(parts.query)
-    unknown = set(query) - {"prefix", "timeout"}
-    if unknown:
-        raise StoreError(f"unknown Redis store options: {', '.join(sorted(unknown))}", hint="use prefix, timeout")
-    prefix = query.get("prefix", [DEFAULT_PREFIX])[-1]
-    if not _PREFIX.fullmatch(prefix):
-        raise StoreError(f"Redis key prefix {prefix!r} is not allowed", hint="letters, digits, '.', '_', '-'")
-    try:
-        timeout = float(query.get("timeout", [DEFAULT_TIMEOUT_S])[-1])
-        db = int(parts.path.strip("/") or 0)
-        port = parts.port or 6379
-    except ValueError as exc:
-        raise StoreError(f"malformed Redis URL {url!r}: {exc}", hint="use redis://host:port/db") from exc
-    if not 0 < timeout <= 300:
-        raise StoreError(f"Redis timeout must be in (0, 300] seconds, not {timeout}")
-    return {
-        "host": parts.hostname,
-        "port": port,
-        "db": db,
-        "username": unquote(parts.username) if parts.username else None,
-        "password": unquote(parts.password) if parts.password else None,
-        "ssl": parts.scheme == "rediss",
-        "prefix": prefix,
-        "timeout": timeout,
-    }
-
-
 class RedisStore(Store):
     """A registry shared by a team and by serving replicas, in one Redis database."""
 
     url = "redis"
 
-    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_PREFIX, timeout: float = DEFAULT_TIMEOUT_S) -> None:
-        import redis as redis_module
-
-        self._errors = redis_module.exceptions
-        self.client = client
-        self.prefix = prefix
-        self.timeout = timeout
-        self._add = client.register_script(_ADD_VERSION)
-        self._stages = client.register_script(_APPLY_STAGES)
+    def __init__(self, connection: RedisConnection) -> None:
+        self.redis = connection
+        self.client = connection.client
+        self._add = self.client.register_script(_ADD_VERSION)
+        self._stages = self.client.register_script(_APPLY_STAGES)
         self._check_schema()
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> Self:
-        options = parse_redis_url(url)
-        try:
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "the Redis store needs the redis package", hint="pip install 'workbench[redis]'"
-            ) from exc
-        prefix, timeout = options.pop("prefix"), options.pop("timeout")
-        client = redis.Redis(
-            **options,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
-        return cls(client, prefix=prefix, timeout=timeout)
+        return cls(RedisConnection(url))
 
     def _call(self, operation: Callable[[], T]) -> T:
-        """Run one Redis operation, translating its errors into workbench ones."""
-        try:
-            return operation()
-        except (self._errors.ConnectionError, self._errors.TimeoutError, TimeoutError, OSError) as exc:
-            raise StoreUnavailableError(
-                f"Redis store at {self._where()} did not answer within {self.timeout:g} s: {exc}",
-                store=self._where(),
-            ) from exc
-        except self._errors.RedisError as exc:
-            raise StoreError(f"Redis store at {self._where()} refused the operation: {exc}") from exc
+        return self.redis.call(operation)
 
     def _where(self) -> str:
-        kwargs = self.client.connection_pool.connection_kwargs
-        return f"{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('db')}"
+        return self.redis.where()
 
     def _key(self, *parts: object) -> str:
-        return ":".join((self.prefix, *map(str, parts)))
+        return self.redis.key(*parts)
 
     def _check_schema(self) -> None:
         key = self._key("schema")
@@ -168,7 +87,7 @@ class RedisStore(Store):
         found = int(self._call(lambda: self.client.get(key)) or 0)
         if found > SCHEMA_VERSION:
             raise StoreError(
-                f"the Redis store at {self._where()} (prefix {self.prefix!r}) has schema version {found}; "
+                f"the Redis store at {self._where()} (prefix {self.redis.prefix!r}) has schema version {found}; "
                 f"this workbench reads up to {SCHEMA_VERSION}",
                 hint="upgrade workbench, or use another prefix",
             )
@@ -190,7 +109,7 @@ class RedisStore(Store):
     @staticmethod
     def _version(name: str, number: int, fields: Mapping[Any, Any]) -> ModelVersion:
         record = json.loads(fields[b"record"])
-        return ModelVersion.from_record(name, number, _text(fields[b"stage"]), record)
+        return ModelVersion.from_record(name, number, text(fields[b"stage"]), record)
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         fields = self._call(lambda: self.client.hgetall(self._key("model", name, "v", version)))
@@ -200,7 +119,7 @@ class RedisStore(Store):
 
     def list_versions(self, name: str) -> list[ModelVersion]:
         key = self._key("model", name, "versions")
-        numbers = [int(_text(n)) for n in self._call(lambda: self.client.zrange(key, 0, -1))]
+        numbers = [int(text(n)) for n in self._call(lambda: self.client.zrange(key, 0, -1))]
         pipe = self.client.pipeline(transaction=False)
         for number in numbers:
             pipe.hgetall(self._key("model", name, "v", number))
@@ -208,7 +127,7 @@ class RedisStore(Store):
         return [self._version(name, n, fields) for n, fields in zip(numbers, rows, strict=True)]
 
     def list_names(self) -> list[str]:
-        return sorted(_text(n) for n in self._call(lambda: self.client.smembers(self._key("names"))))
+        return sorted(text(n) for n in self._call(lambda: self.client.smembers(self._key("names"))))
 
     def read_artifact(self, sha256: str) -> bytes:
         key = self._key("artifact", check_digest(sha256))
@@ -241,4 +160,4 @@ class RedisStore(Store):
         self.client.close()
 
 
-__all__ = ["DEFAULT_PREFIX", "DEFAULT_TIMEOUT_S", "RedisStore", "parse_redis_url"]
+__all__ = ["RedisStore"]
