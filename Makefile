@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml
 
 env: $(STAMP)
 
+# the example production job, end to end on the embedded store (.workbench/)
 demo: $(STAMP)
-	mkdir -p .workbench/demo
-	$(BIN)/papermill --no-progress-bar --cwd notebooks notebooks/01-timing.ipynb .workbench/demo/01-timing.ipynb
-	$(BIN)/workbench show .workbench/demo/01-timing.ipynb
+	$(BIN)/workbench run notebooks/train.ipynb -p model forest -p n_estimators 200
+	$(BIN)/workbench runs train
+	$(BIN)/workbench models cancer-classifier
 
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests bench

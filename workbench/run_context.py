@@ -14,6 +14,7 @@ import html
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,9 @@ class Recorded:
         return f"<p>recorded <code>{html.escape(self.key)}</code> = <code>{html.escape(repr(self.value))}</code></p>"
 
 
-def record(key: str, value: Any) -> Recorded:
-    """Record a metric of this run (``wb.record("precision", 0.93)``).
+def record(key: str, value: Any) -> None:
+    """Record a metric of this run (``wb.record("precision", 0.93)``) and show it in the
+    notebook's output.
 
     Values must be JSON data (numbers, strings, booleans, None, lists, maps); NumPy
     scalars are converted. Outside a job the value is only shown.
@@ -94,7 +96,11 @@ def record(key: str, value: Any) -> Recorded:
             hint="record numbers, strings, booleans, lists or maps",
         ) from exc
     append({"kind": "metric", "key": key, "value": value})
-    return Recorded(key, value)
+    shell = sys.modules.get("IPython")
+    if shell is not None and shell.get_ipython() is not None:
+        from IPython.display import display
+
+        display(Recorded(key, value))
 
 
 __all__ = ["RUN_DIR_ENV", "RUN_ID_ENV", "Recorded", "append", "current_run_id", "read_records", "record"]

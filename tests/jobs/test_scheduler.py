@@ -1,0 +1,84 @@
+"""The scheduler: due detection, no overlap, missed runs coalesced, kernels started ahead."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.jobs.conftest import NotebookFactory
+from workbench.jobs.schedule import Schedule
+from workbench.jobs.scheduler import Scheduler
+
+pytestmark = pytest.mark.timeout(120)
+
+EVERY_MINUTE = "* * * * *"
+
+
+def wait_idle(scheduler: Scheduler, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    for thread in list(scheduler._running.values()):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        assert not thread.is_alive(), "scheduled run did not finish"
+
+
+def test_due_times_follow_the_cron_expression() -> None:
+    schedule = Schedule("s", "nb.ipynb", "*/15 * * * *", created_at="2026-01-01T10:02:00+00:00")
+    assert schedule.next_due(datetime(2026, 1, 1, 10, 2, tzinfo=UTC)) == datetime(2026, 1, 1, 10, 15, tzinfo=UTC)
+    assert schedule.due_since(datetime(2026, 1, 1, 10, 14, tzinfo=UTC)) is None
+    assert schedule.due_since(datetime(2026, 1, 1, 10, 31, tzinfo=UTC)) == datetime(2026, 1, 1, 10, 30, tzinfo=UTC)
+
+
+def test_missed_runs_are_coalesced_into_one(make_notebook: NotebookFactory) -> None:
+    path = make_notebook("job", "x = 1", "import workbench as wb\nwb.record('x', x)")
+    scheduler = Scheduler()
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    scheduler.store.save_schedule(Schedule("hourly", str(path), EVERY_MINUTE, {"x": 5}, created_at=hour_ago))
+    try:
+        scheduler.tick()
+        wait_idle(scheduler)
+        scheduler.tick()  # nothing newly due within the same minute
+        wait_idle(scheduler)
+        runs = scheduler.store.list_runs("hourly")
+        assert len(runs) == 1  # 60 missed minutes, one run
+        assert (runs[0].status, runs[0].schedule, runs[0].metrics) == ("succeeded", "hourly", {"x": 5})
+    finally:
+        scheduler.pool.close()
+        scheduler.store.close()
+
+
+def test_a_schedule_never_overlaps_itself(make_notebook: NotebookFactory) -> None:
+    path = make_notebook("slow", "x = 1", "import time\ntime.sleep(4)")
+    scheduler = Scheduler()
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    scheduler.store.save_schedule(
+        Schedule("slow", str(path), EVERY_MINUTE, created_at=(start - timedelta(minutes=1)).isoformat())
+    )
+    try:
+        scheduler.tick(start + timedelta(seconds=1))
+        scheduler.tick(start + timedelta(minutes=1, seconds=1))  # due again while the first still runs
+        wait_idle(scheduler)
+        assert len(scheduler.store.list_runs("slow")) == 1
+        assert scheduler.store.get_schedule("slow").last_due == (start + timedelta(minutes=1)).isoformat()
+    finally:
+        scheduler.pool.close()
+        scheduler.store.close()
+
+
+def test_a_kernel_is_ready_before_the_job_is_due(make_notebook: NotebookFactory) -> None:
+    path = make_notebook("warm", "x = 1", "import os, workbench as wb\nwb.record('pid', os.getpid())")
+    scheduler = Scheduler()
+    scheduler.store.save_schedule(Schedule("warm", str(path), EVERY_MINUTE))
+    try:
+        scheduler.warm()
+        (ready,) = scheduler.pool._ready.values()
+        kernel_pid = ready.km.provisioner.pid
+        scheduler.tick(datetime.now(UTC) + timedelta(minutes=1))
+        wait_idle(scheduler)
+        (result,) = scheduler.store.list_runs("warm")
+        assert result.run_id == ready.run_id
+        assert result.metrics["pid"] == kernel_pid  # ran in the kernel started ahead of time
+        (next_ready,) = scheduler.pool._ready.values()
+        assert next_ready.run_id != ready.run_id  # a fresh kernel for the next run, never reused
+    finally:
+        scheduler.pool.close()
+        scheduler.store.close()

@@ -1,0 +1,34 @@
+"""Every notebook in notebooks/ runs as a `workbench run` job (nbval runs them too, in make test)."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workbench.jobs import run
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+# smaller settings where a notebook's defaults are slow; every notebook must be listed here
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "01-timing": {"n_estimators": 10},
+    "02-cython": {},
+    "03-parallel": {},
+    "train": {"model": "forest", "n_estimators": 20, "model_name": "job-test"},
+}
+
+
+def test_every_notebook_is_listed() -> None:
+    assert {p.stem for p in NOTEBOOKS} <= set(PARAMETERS)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_as_a_job(notebook: Path) -> None:
+    result = run(notebook, PARAMETERS[notebook.stem])
+    assert result.status == "succeeded"
+    assert Path(result.output or "").is_file()
+    if notebook.stem == "train":
+        assert set(result.metrics) == {"precision", "recall"}
+        assert result.models == [{"name": "job-test", "version": 1}]
+        assert {"load", "fit"} <= set(result.timers)

@@ -1,0 +1,130 @@
+"""``workbench run | runs | schedule | scheduler``: parse, call :mod:`workbench.jobs`, print.
+
+Exit codes of ``workbench run`` (for cron and Airflow): 0 succeeded, 1 other error,
+2 usage, 3 bad parameters, 4 a cell raised, 5 the kernel died, 6 a time limit was hit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import BadParametersError, RunFailedError
+
+
+def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+    from workbench.jobs.params import load_parameters_file, parse_value
+
+    values: dict[str, Any] = {}
+    for path in args.parameters_file or []:
+        values.update(load_parameters_file(path))
+    for name, raw in args.parameter or []:
+        values[name] = parse_value(raw)
+    for name, raw in args.parameter_raw or []:
+        values[name] = raw
+    return values
+
+
+def _help_params(notebook: str) -> int:
+    from workbench.jobs.params import declared_parameters
+    from workbench.jobs.runner import read_notebook
+
+    declared = declared_parameters(read_notebook(Path(notebook)))
+    if not declared:
+        print(f"{notebook} has no cell tagged 'parameters'")
+        return 0
+    from workbench.formatting import text_table
+
+    print(text_table(["parameter", "type", "default", "help"], [(p.name, p.type, p.default, p.help) for p in declared]))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from workbench.jobs.runner import run
+
+    if args.help_params:
+        return _help_params(args.notebook)
+    try:
+        result = run(
+            args.notebook,
+            _parameters(args),
+            name=args.name,
+            timeout=args.timeout,
+            cell_timeout=args.cell_timeout,
+            retries=args.retries,
+            kernel=args.kernel,
+            allow_new_params=args.allow_new_params,
+        )
+    except RunFailedError as exc:
+        print(exc.fields["run"], file=sys.stderr)
+        print(f"workbench: run failed: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BadParametersError as exc:
+        print(f"workbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(result)
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from workbench.jobs.run import runs_table
+    from workbench.jobs.store import open_run_store
+    from workbench.names import validate_name
+
+    store = open_run_store()
+    try:
+        if args.job in ("show", "open"):
+            if not args.run_id:
+                print(f"workbench: error: runs {args.job} needs a RUN_ID", file=sys.stderr)
+                return 2
+            found = store.require_run(args.run_id)
+            print(found if args.job == "show" else store.output_path(found.run_id))
+            return 0
+        job = validate_name(args.job, "job name") if args.job else None
+        print(runs_table(store.list_runs(job, limit=args.limit)))
+    finally:
+        store.close()
+    return 0
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="a parameter; the value is read as YAML (3, 0.5, true, null, [1, 2]) as papermill does")
+    parser.add_argument("-r", "--parameter-raw", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="a parameter passed as a string, unparsed")
+    parser.add_argument("-f", "--parameters-file", action="append", metavar="YAML",
+                        help="parameters from a YAML mapping (repeatable; -p wins)")
+    parser.add_argument("--timeout", type=float, metavar="S", help="limit on the whole notebook's time")
+    parser.add_argument("--cell-timeout", type=float, metavar="S", help="limit on each cell's time")
+    parser.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's)")
+
+
+def add_commands(subparsers: Any) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="execute a notebook as a job (papermill), keeping its output, metrics and status",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("notebook")
+    _add_run_options(run)
+    run.add_argument("--name", help="job name (default: the notebook's file name)")
+    run.add_argument("--retries", type=int, default=0, help="re-run a failed run up to N times")
+    run.add_argument("--allow-new-params", action="store_true", help="inject parameters the notebook does not declare")
+    run.add_argument("--help-params", action="store_true", help="list the notebook's parameters and exit")
+    run.set_defaults(func=_run)
+
+    runs = subparsers.add_parser("runs", help="run history: runs [JOB] | runs show RUN_ID | runs open RUN_ID")
+    runs.add_argument("job", nargs="?", help="a job name, or 'show' / 'open'")
+    runs.add_argument("run_id", nargs="?", help="with show or open: the run")
+    runs.add_argument("--limit", type=int, default=50)
+    runs.set_defaults(func=_runs)
+
+    from workbench.jobs.schedule_cli import add_schedule_commands
+
+    add_schedule_commands(subparsers, _add_run_options, _parameters)
+
+
+__all__ = ["add_commands"]

@@ -1,0 +1,254 @@
+"""Execute a prepared notebook with papermill in a kernel workbench controls.
+
+papermill marks a dead kernel's or a timed-out notebook "completed", has no limit on a
+whole notebook's time, and writes its output file in place. Here:
+
+- the kernel is started by us (so its environment carries the run id, and a watchdog can
+  interrupt, then kill, it when the notebook's total time is up);
+- papermill writes through an I/O handler that publishes every save atomically, so a
+  killed runner leaves the previous complete file, never half of one;
+- the outcome is classified from what the runner saw (cell error, dead kernel, timeout),
+  and the output notebook is marked accordingly: status in its metadata, a banner at the
+  top, the failing cell tagged, and cells that never ran tagged as such.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.fsutil import atomic_write_bytes
+
+ATOMIC_SCHEME = "workbench-atomic://"
+FAILED_TAG = "workbench-failed-cell"
+NOT_RUN_TAG = "workbench-not-run"
+BANNER_TAG = "workbench-error-banner"
+INTERRUPT_GRACE_S = 5.0
+
+
+class _AtomicFileHandler:
+    """papermill I/O for ``workbench-atomic://PATH``: reads plainly, writes atomically."""
+
+    @staticmethod
+    def _path(path: str) -> Path:
+        return Path(path[len(ATOMIC_SCHEME) :])
+
+    def read(self, path: str) -> str:
+        return self._path(path).read_text(encoding="utf-8")
+
+    def write(self, buf: str, path: str) -> None:
+        atomic_write_bytes(self._path(path), buf.encode("utf-8"))
+
+    def listdir(self, path: str) -> list[str]:
+        return [str(p) for p in self._path(path).iterdir()]
+
+    def pretty_path(self, path: str) -> str:
+        return str(self._path(path))
+
+
+ENGINE = "workbench"
+_registered = False
+
+
+def _register_papermill_plugins() -> None:
+    """The atomic I/O handler, and an engine that closes its kernel client's sockets
+    (nbclient leaves them open when it does not own the kernel manager)."""
+    global _registered
+    if _registered:
+        return
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.iorw import papermill_io
+    from papermill.utils import merge_kwargs, remove_args
+
+    class WorkbenchEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            timeout = kwargs.pop("execution_timeout", None)
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            start_timeout = kwargs.pop("start_timeout", 60)
+            options = merge_kwargs(kwargs, timeout=timeout, startup_timeout=start_timeout, kernel_name=kernel_name)
+            client = PapermillNotebookClient(nb_man, **options)
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    papermill_io.register(ATOMIC_SCHEME, _AtomicFileHandler())
+    papermill_engines.register(ENGINE, WorkbenchEngine)
+    _registered = True
+
+
+@dataclass
+class Outcome:
+    """How an execution ended, as the runner saw it."""
+
+    status: str  # succeeded | failed
+    reason: str | None = None  # cell_error | kernel_died | timeout
+    failed_cell: int | None = None
+    error: str | None = None
+
+
+class _Watchdog:
+    """Interrupts the kernel when the notebook's time is up, and kills it if that fails."""
+
+    def __init__(self, km: Any, seconds: float | None) -> None:
+        self.km = km
+        self.fired = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(seconds,), daemon=True)
+        if seconds is not None:
+            self._thread.start()
+
+    def _signal(self, sig: int) -> None:
+        pid = getattr(self.km.provisioner, "pid", None)
+        if pid:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def _watch(self, seconds: float) -> None:
+        if self._done.wait(seconds):
+            return
+        self.fired.set()
+        self._signal(signal.SIGINT)
+        if not self._done.wait(INTERRUPT_GRACE_S):
+            self._signal(signal.SIGKILL)
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+def start_kernel(kernel_name: str, cwd: Path, env: dict[str, str], start_timeout: float = 60) -> Any:
+    """A started kernel manager for ``kernel_name`` (raises JobError naming installed kernels)."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    from workbench.errors import JobError
+
+    # nbclient drives the kernel from its own event loop, so it needs the async manager
+    km = AsyncKernelManager(kernel_name=kernel_name)
+    try:
+        run_sync(km.start_kernel)(cwd=str(cwd), env={**os.environ, **env})
+    except NoSuchKernel:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        installed = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+        raise JobError(
+            f"no Jupyter kernel named {kernel_name!r}; installed: {installed}",
+            hint="pass --kernel with one of those, or install it with python -m ipykernel install",
+        ) from None
+    return km
+
+
+def stop_kernel(km: Any) -> None:
+    """Shut the kernel down and reap its process; safe to call twice."""
+    from jupyter_core.utils import run_sync
+
+    try:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    finally:
+        run_sync(km.cleanup_resources)()
+
+
+def execute(
+    nb: Any,
+    output: Path,
+    km: Any,
+    *,
+    cwd: Path,
+    timeout: float | None = None,
+    cell_timeout: float | None = None,
+) -> tuple[Any, Outcome]:
+    """Run ``nb`` in the started kernel ``km``, saving progress to ``output``.
+
+    Returns the executed notebook (read back from ``output``, as saved) and the outcome.
+    The kernel is shut down before returning.
+    """
+    import nbformat
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    _register_papermill_plugins()
+    watchdog = _Watchdog(km, timeout)
+    outcome = Outcome("succeeded")
+    try:
+        papermill.execute_notebook(
+            nb,
+            ATOMIC_SCHEME + str(output),
+            kernel_name=km.kernel_name,
+            engine_name=ENGINE,
+            km=km,
+            cwd=str(cwd),
+            progress_bar=False,
+            execution_timeout=cell_timeout,
+        )
+    except PapermillExecutionError as exc:
+        reason = "timeout" if watchdog.fired.is_set() else "cell_error"
+        outcome = Outcome("failed", reason, None, f"{exc.ename}: {exc.evalue}")
+    except CellTimeoutError as exc:
+        outcome = Outcome("failed", "timeout", None, f"a cell ran longer than {cell_timeout:g} s: {exc}")
+    except DeadKernelError as exc:
+        reason = "timeout" if watchdog.fired.is_set() else "kernel_died"
+        outcome = Outcome("failed", reason, None, f"the kernel died: {exc}")
+    finally:
+        watchdog.stop()
+        stop_kernel(km)
+    executed = nbformat.read(str(output), as_version=4)
+    if outcome.reason == "timeout" and watchdog.fired.is_set():
+        outcome.error = f"the notebook ran longer than its {timeout:g} s limit"
+    if outcome.status == "failed":
+        mark_failure(executed, outcome)
+    return executed, outcome
+
+
+def _ran(cell: Any) -> bool:
+    return bool(cell.get("metadata", {}).get("papermill", {}).get("start_time"))
+
+
+def mark_failure(nb: Any, outcome: Outcome) -> None:
+    """Tag the failing cell (the first that raised, else the last that started) and the
+    cells that never ran; add a banner unless papermill added its own. Sets
+    ``outcome.failed_cell`` to the failing cell's index in the output notebook."""
+    import nbformat
+
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    raised = [i for i in code if any(o.get("output_type") == "error" for o in nb.cells[i].get("outputs", []))]
+    started = [i for i in code if _ran(nb.cells[i])]
+    if raised:
+        outcome.failed_cell = raised[0]
+    elif started:
+        outcome.failed_cell = started[-1]
+    for i in code:
+        cell = nb.cells[i]
+        tags = cell.metadata.setdefault("tags", [])
+        if i == outcome.failed_cell:
+            tags.append(FAILED_TAG)
+            cell.metadata.setdefault("papermill", {})["status"] = "failed"
+        elif not _ran(cell) or (outcome.failed_cell is not None and i > outcome.failed_cell):
+            tags.append(NOT_RUN_TAG)
+            cell.metadata.setdefault("papermill", {})["status"] = "pending"
+    nb.metadata.setdefault("papermill", {})["exception"] = True
+    has_papermill_banner = any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in nb.cells)
+    if not has_papermill_banner:
+        where = f"cell {outcome.failed_cell}" if outcome.failed_cell is not None else "start-up"
+        banner = nbformat.v4.new_markdown_cell(
+            f'<span style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;">'
+            f"Run failed ({outcome.reason}) at {where}: {outcome.error}</span>"
+        )
+        banner.metadata["tags"] = [BANNER_TAG]
+        nb.cells.insert(0, banner)
+        if outcome.failed_cell is not None:
+            outcome.failed_cell += 1
+
+
+__all__ = ["Outcome", "execute", "mark_failure", "start_kernel", "stop_kernel"]

@@ -1,0 +1,172 @@
+"""``workbench scheduler``: runs scheduled jobs when they are due.
+
+Policies (documented for users in the README):
+
+- **No overlap.** A schedule whose previous run is still going when it falls due again
+  skips that due time (logged); runs of one schedule never overlap.
+- **Missed runs.** Due times missed while no scheduler was running are coalesced: at
+  start, each schedule runs once if at least one due time was missed, not once per
+  missed time.
+- **Fast start.** For each (kernel, working folder) in use, one kernel is started ahead
+  of time, with the next run's id already in its environment; a due job takes it and a
+  fresh one is started for the next run. A kernel is never reused between runs.
+
+One scheduler per store: two schedulers on one store would both start due jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Settings, load_settings
+from workbench.jobs.run import Run
+from workbench.jobs.schedule import Schedule
+from workbench.jobs.store import RunStore, open_run_store
+
+log = logging.getLogger("workbench.scheduler")
+
+
+@dataclass
+class _Ready:
+    km: Any
+    run_id: str
+
+
+class KernelPool:
+    """One started kernel per (kernel name, working folder), waiting for its next run."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self._ready: dict[tuple[str, Path], _Ready] = {}
+        self._lock = threading.Lock()
+
+    def _start(self, kernel: str, cwd: Path) -> _Ready:
+        from workbench import run_context
+        from workbench.jobs.execution import start_kernel
+        from workbench.jobs.runner import new_run_id
+
+        run_id = new_run_id()
+        env = {run_context.RUN_ID_ENV: run_id, run_context.RUN_DIR_ENV: str(self.store.run_dir(run_id))}
+        return _Ready(start_kernel(kernel, cwd, env), run_id)
+
+    def warm(self, kernel: str, cwd: Path) -> None:
+        with self._lock:
+            if (kernel, cwd) not in self._ready:
+                self._ready[(kernel, cwd)] = self._start(kernel, cwd)
+
+    def take(self, kernel: str, cwd: Path) -> _Ready:
+        """A started kernel for this run (started now if none was ready)."""
+        with self._lock:
+            ready = self._ready.pop((kernel, cwd), None)
+        return ready or self._start(kernel, cwd)
+
+    def close(self) -> None:
+        from workbench.jobs.execution import stop_kernel
+
+        with self._lock:
+            ready, self._ready = list(self._ready.values()), {}
+        for entry in ready:
+            stop_kernel(entry.km)
+
+
+def run_schedule(schedule: Schedule, store: RunStore, pool: KernelPool | None = None) -> Run:
+    """Run a schedule's job now (a failed run is recorded, not raised)."""
+    from workbench.jobs.runner import DEFAULT_KERNEL, _execute_once, prepare
+
+    path, nb, clean = prepare(schedule.notebook, schedule.parameters, allow_new_params=True)
+    kernel = schedule.kernel or nb.metadata.get("kernelspec", {}).get("name") or DEFAULT_KERNEL
+    ready = pool.take(kernel, path.parent) if pool else None
+    result = _execute_once(
+        path,
+        nb,
+        clean,
+        job=schedule.name,
+        store=store,
+        timeout=schedule.timeout,
+        cell_timeout=schedule.cell_timeout,
+        kernel=kernel,
+        retry_of=None,
+        schedule=schedule.name,
+        km=ready.km if ready else None,
+        run_id=ready.run_id if ready else None,
+    )
+    if pool:
+        pool.warm(kernel, path.parent)
+    return result
+
+
+class Scheduler:
+    """Starts due schedules, each in its own thread, until :meth:`stop`."""
+
+    def __init__(self, settings: Settings | None = None, *, poll_seconds: float = 0.05) -> None:
+        self.settings = settings or load_settings()
+        self.store = open_run_store(self.settings)
+        self.pool = KernelPool(self.store)
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._running: dict[str, threading.Thread] = {}
+        self.started: list[tuple[str, datetime, datetime]] = []  # schedule, due, started
+
+    def _launch(self, schedule: Schedule, due: datetime) -> None:
+        schedule.last_due = due.isoformat()
+        self.store.save_schedule(schedule)
+
+        def work() -> None:
+            try:
+                result = run_schedule(schedule, self.store, self.pool)
+                log.info("schedule %s: run %s %s", schedule.name, result.run_id, result.status)
+            except Exception:
+                log.exception("schedule %s could not run", schedule.name)
+
+        thread = threading.Thread(target=work, name=f"schedule-{schedule.name}", daemon=True)
+        self._running[schedule.name] = thread
+        self.started.append((schedule.name, due, datetime.now(UTC)))
+        thread.start()
+
+    def tick(self, now: datetime | None = None) -> None:
+        """Start every schedule that is due at ``now`` and not already running."""
+        now = now or datetime.now(UTC)
+        for schedule in self.store.list_schedules():
+            due = schedule.due_since(now)
+            if due is None:
+                continue
+            running = self._running.get(schedule.name)
+            if running is not None and running.is_alive():
+                log.warning("schedule %s is still running; skipping its run due at %s", schedule.name, due)
+                schedule.last_due = due.isoformat()
+                self.store.save_schedule(schedule)
+                continue
+            self._launch(schedule, due)
+
+    def warm(self) -> None:
+        """Start a kernel ahead of time for every schedule's (kernel, folder)."""
+        from workbench.jobs.runner import DEFAULT_KERNEL, read_notebook
+
+        for schedule in self.store.list_schedules():
+            path = Path(schedule.notebook).resolve()
+            kernel = schedule.kernel or read_notebook(path).metadata.get("kernelspec", {}).get("name") or DEFAULT_KERNEL
+            self.pool.warm(kernel, path.parent)
+
+    def serve(self) -> None:
+        """Run until :meth:`stop` (or Ctrl-C), then wait for running jobs and stop kernels."""
+        self.warm()
+        try:
+            while not self._stop.is_set():
+                self.tick()
+                self._stop.wait(self.poll_seconds)
+        finally:
+            for thread in list(self._running.values()):
+                thread.join()
+            self.pool.close()
+            self.store.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+__all__ = ["KernelPool", "Scheduler", "run_schedule"]
