@@ -41,7 +41,8 @@ class _AtomicFileHandler:
         return self._path(path).read_text(encoding="utf-8")
 
     def write(self, buf: str, path: str) -> None:
-        atomic_write_bytes(self._path(path), buf.encode("utf-8"))
+        # progress saves: atomic, not fsynced; the runner's final write is durable
+        atomic_write_bytes(self._path(path), buf.encode("utf-8"), durable=False)
 
     def listdir(self, path: str) -> list[str]:
         return [str(p) for p in self._path(path).iterdir()]
