@@ -8,10 +8,11 @@ import pytest
 
 from tests.jobs.conftest import NotebookFactory
 from tests.jobs.test_params import HOSTILE_VALUES
+from tests.redis_server import RedisServer
 from workbench.errors import BadParametersError, JobError, RunFailedError
 from workbench.jobs import run
 from workbench.jobs.execution import BANNER_TAG, FAILED_TAG, NOT_RUN_TAG
-from workbench.jobs.store import RunStore
+from workbench.jobs.store import RunStore, open_run_store
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -153,3 +154,19 @@ def test_unknown_kernel_names_the_installed_ones(make_notebook: NotebookFactory)
     path = make_notebook("k", "x = 1")
     with pytest.raises(JobError, match=r"no Jupyter kernel named 'cobol'; installed: .*python3"):
         run(path, kernel="cobol")
+
+
+def test_a_run_on_the_redis_store_is_visible_to_other_machines(
+    make_notebook: NotebookFactory, monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("WORKBENCH_STORE", redis_server.url(prefix="jobs-e2e"))
+    path = make_notebook("shared", "x = 1", "import workbench as wb\nwb.record('x', x)")
+    result = run(path, {"x": 4})
+    # another machine: same Redis, its own empty home folder
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "other-machine"))
+    with open_run_store() as other:
+        seen = other.get_run(result.run_id)
+        assert seen.metrics == {"x": 4}
+        local_copy = other.output_path(result.run_id)
+    assert local_copy.is_relative_to(tmp_path / "other-machine")
+    assert nbformat.read(local_copy, as_version=4).metadata["workbench"]["run_id"] == result.run_id

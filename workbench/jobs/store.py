@@ -68,6 +68,12 @@ class RunStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def output_path(self, run_id: str) -> Path:
         """A local path of the executed notebook, fetched from the store when needed."""
         path = self.home / "runs" / validate_name(run_id, "run id") / "output.ipynb"
