@@ -98,6 +98,17 @@ class RedisConnection:
         except self._errors.RedisError as exc:
             raise StoreError(f"Redis store at {self.where()} refused the operation: {exc}") from exc
 
+    def claim_schema(self, key: str, version: int, what: str) -> None:
+        """Record the layout version under ``key`` (first writer wins); refuse a newer one."""
+        self.call(lambda: self.client.set(key, version, nx=True))
+        found = int(self.call(lambda: self.client.get(key)) or 0)
+        if found > version:
+            raise StoreError(
+                f"the Redis store at {self.where()} (prefix {self.prefix!r}) keeps {what} with schema "
+                f"version {found}; this workbench reads up to {version}",
+                hint="upgrade workbench, or use another prefix",
+            )
+
     def close(self) -> None:
         self.client.close()
 

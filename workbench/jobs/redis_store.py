@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import RunNotFoundError, StoreError
+from workbench.errors import RunNotFoundError
 from workbench.jobs.run import Run
 from workbench.jobs.schedule import Schedule
 from workbench.jobs.store import RunStore
@@ -34,15 +34,7 @@ class RedisRunStore(RunStore):
     def __init__(self, connection: RedisConnection, home: Path) -> None:
         super().__init__(home)
         self.redis = connection
-        key = connection.key("jobs", "schema")
-        connection.call(lambda: connection.client.set(key, SCHEMA_VERSION, nx=True))
-        found = int(connection.call(lambda: connection.client.get(key)) or 0)
-        if found > SCHEMA_VERSION:
-            raise StoreError(
-                f"the Redis store at {connection.where()} keeps jobs with schema {found}; this workbench reads "
-                f"up to {SCHEMA_VERSION}",
-                hint="upgrade workbench",
-            )
+        connection.claim_schema(connection.key("jobs", "schema"), SCHEMA_VERSION, "jobs")
 
     @classmethod
     def from_url(cls, url: str, home: Path) -> RedisRunStore:

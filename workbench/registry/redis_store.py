@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Self, TypeVar
 
 from workbench.config import Settings
-from workbench.errors import IntegrityError, ModelNotFoundError, StoreError
+from workbench.errors import IntegrityError, ModelNotFoundError
 from workbench.redis_connection import RedisConnection, text
 from workbench.registry.store import SCHEMA_VERSION, Store, check_digest
 from workbench.registry.version import ModelVersion, PromotionEvent
@@ -82,15 +82,7 @@ class RedisStore(Store):
         return self.redis.key(*parts)
 
     def _check_schema(self) -> None:
-        key = self._key("schema")
-        self._call(lambda: self.client.set(key, SCHEMA_VERSION, nx=True))
-        found = int(self._call(lambda: self.client.get(key)) or 0)
-        if found > SCHEMA_VERSION:
-            raise StoreError(
-                f"the Redis store at {self._where()} (prefix {self.redis.prefix!r}) has schema version {found}; "
-                f"this workbench reads up to {SCHEMA_VERSION}",
-                hint="upgrade workbench, or use another prefix",
-            )
+        self.redis.claim_schema(self._key("schema"), SCHEMA_VERSION, "models")
 
     def put_artifact(self, sha256: str, data: bytes) -> None:
         key = self._key("artifact", check_digest(sha256))
