@@ -1,0 +1,128 @@
+"""``%cluster`` and ``%ptrain``: thin front ends over :mod:`workbench.parallel`.
+
+ipyparallel and scikit-learn are imported when a magic first runs, not when the
+extension loads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from workbench.errors import ClusterError
+
+
+@magics_class
+class ParallelMagics(Magics):
+    """Cluster lifecycle and parallel model search."""
+
+    def _lookup(self, name: str) -> Any:
+        """A variable of the user namespace, by name (never evaluated as code)."""
+        if self.shell is None:
+            raise UsageError("the workbench magics need a running IPython shell")
+        if not name.isidentifier() or name not in self.shell.user_ns:
+            raise UsageError(f"{name!r} is not a variable of this notebook")
+        return self.shell.user_ns[name]
+
+    @magic_arguments()
+    @argument("action", choices=["start", "connect", "status", "stop"], help="what to do")
+    @argument("-n", "--engines", type=int, help="start: number of engines (default: one per core)")
+    @argument("--profile", help="connect: the ipyparallel profile name of a running cluster")
+    @argument("--profile-dir", help="start or connect: the profile folder")
+    @argument("--file", help="connect: the cluster's client connection file (ipcontroller-client.json)")
+    @line_magic
+    def cluster(self, line: str) -> None:
+        """Start, connect to, inspect or stop the cluster that %ptrain and wb.parallel use.
+
+        ``%cluster start [-n N]`` starts a controller and N engines on this machine; they
+        stop with ``%cluster stop`` or when the kernel exits. ``%cluster connect
+        --profile NAME`` (or ``--file ipcontroller-client.json``) uses a cluster started
+        elsewhere, for example on other hosts with ``ipcluster start --engines=ssh``.
+        ``%cluster status`` shows each engine's host, queue and memory.
+        """
+        args = parse_argstring(self.cluster, line)
+        from workbench import parallel
+
+        current = parallel.active_cluster()
+        if args.action == "start":
+            if current is not None:
+                raise ClusterError(
+                    f"a cluster is already running: {current!r}", hint="%cluster stop it first"
+                )
+            if args.engines is not None and args.engines < 1:
+                raise UsageError(f"-n must be at least 1, not {args.engines}")
+            started = parallel.Cluster.start(args.engines, profile_dir=args.profile_dir)
+            print(f"cluster started with {len(started.engine_ids)} engines")
+        elif args.action == "connect":
+            if current is not None:
+                raise ClusterError(
+                    f"a cluster is already running: {current!r}", hint="%cluster stop it first"
+                )
+            connected = parallel.Cluster.connect(
+                profile=args.profile, profile_dir=args.profile_dir, connection_file=args.file
+            )
+            print(f"connected to a cluster with {len(connected.engine_ids)} engines")
+        elif args.action == "status":
+            if current is None:
+                raise ClusterError("no cluster is running")
+            display(current.status())
+        elif current is None:
+            print("no cluster is running")
+        else:
+            current.stop()
+            print("cluster stopped")
+
+    @magic_arguments()
+    @argument("estimator", help="variable holding the scikit-learn estimator")
+    @argument("grid", help="variable holding the parameter grid (distributions with --n-iter)")
+    @argument("X", help="variable holding the training data")
+    @argument("y", help="variable holding the labels")
+    @argument("--cv", type=int, default=5, help="number of folds (default 5)")
+    @argument("--scoring", help="a scikit-learn scoring name, such as f1 or roc_auc")
+    @argument("--n-iter", type=int, help="randomized search with this many candidates")
+    @argument("--random-state", type=int, help="seed of the randomized search")
+    @argument("--retries", type=int, default=1, help="resubmissions of a task whose engine died")
+    @argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    @argument("-o", "--output", metavar="NAME", help="keep the fitted search object in variable NAME")
+    @line_magic
+    def ptrain(self, line: str) -> None:
+        """Grid (or randomized) search on the cluster, started if none is running.
+
+        ``%ptrain est grid X y --cv 5 --scoring f1 -o search`` runs
+        ``wb.parallel.search(est, grid, X, y, cv=5, scoring="f1")`` and shows the best
+        parameters and the top candidates; ``-o`` keeps the fitted search object.
+        """
+        args = parse_argstring(self.ptrain, line)
+        if args.output is not None and not args.output.isidentifier():
+            raise UsageError(f"-o needs a variable name, not {args.output!r}")
+        if args.cv < 2:
+            raise UsageError(f"--cv must be at least 2, not {args.cv}")
+        estimator, grid, X, y = (self._lookup(n) for n in (args.estimator, args.grid, args.X, args.y))
+        from workbench import parallel
+
+        if parallel.active_cluster() is None:
+            started = parallel.Cluster.start()
+            print(f"cluster started with {len(started.engine_ids)} engines")
+        fitted = parallel.search(
+            estimator,
+            grid,
+            X,
+            y,
+            cv=args.cv,
+            scoring=args.scoring,
+            n_iter=args.n_iter,
+            random_state=args.random_state,
+            retries=args.retries,
+            progress=not args.no_progress,
+        )
+        if args.output is not None:
+            assert self.shell is not None
+            self.shell.user_ns[args.output] = fitted
+        display(parallel.SearchSummary.of(fitted))
+
+
+__all__ = ["ParallelMagics"]
