@@ -10,10 +10,12 @@ if TYPE_CHECKING:
 
 def magics_classes() -> list[type]:
     """Every workbench ``Magics`` class, imported on demand."""
+    from workbench.magics.acceptance import AcceptanceMagics
+    from workbench.magics.cythonize import CythonizeMagics
     from workbench.magics.parallel import ParallelMagics
     from workbench.magics.timing import TimingMagics
 
-    return [TimingMagics, ParallelMagics]
+    return [TimingMagics, ParallelMagics, CythonizeMagics, AcceptanceMagics]
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:

@@ -1,0 +1,244 @@
+"""The result of :func:`~workbench.cythonize.refactor`: code, check, speedup and build.
+
+Text for logs and HTML for the notebook; values that change between runs (times,
+ratios, whether the build came from the cache) are durations, ``Nx`` ratios or
+``volatile`` spans, so the shipped nbval sanitize file masks exactly them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.cythonize.build import Build
+from workbench.cythonize.check import ATOL, RTOL, CaseResult
+from workbench.cythonize.codegen import VARIANTS
+from workbench.cythonize.typesys import CType
+from workbench.errors import EquivalenceError
+from workbench.formatting import format_time, html_table, text_table, volatile
+from workbench.timing import Comparison
+
+_SCORE = re.compile(r'<pre class="cython line score-(\d+)"[^>]*>[^<]*<span class="">(\d+)</span>:(.*?)</pre>')
+
+
+@dataclass
+class TypedName:
+    """One name and the type it got (``object`` when it stays a Python object, with why)."""
+
+    function: str
+    name: str
+    role: str  # argument or local
+    decl: str
+    why: str
+
+
+@dataclass
+class PythonLine:
+    """A line of the compiled function that still calls into the interpreter."""
+
+    lineno: int
+    score: int
+    text: str
+
+
+def python_lines(annotation: str, start: int, end: int) -> list[PythonLine]:
+    """Lines ``start``..``end`` of the module Cython scored as touching Python, except the
+    signature and declarations (argument conversion happens once per call)."""
+    lines = []
+    for match in _SCORE.finditer(annotation):
+        score, lineno = int(match.group(1)), int(match.group(2))
+        text = html.unescape(re.sub(r"<[^>]+>", "", match.group(3))).strip()
+        if start <= lineno <= end and score > 0 and not text.startswith(("@", "def ", "cpdef ", "cdef ")):
+            lines.append(PythonLine(lineno - start + 1, score, text))
+    return lines
+
+
+def _directives(variant: str) -> str:
+    boundscheck, wraparound, cdivision, overflowcheck = VARIANTS[variant]
+    return (
+        f"boundscheck({boundscheck}), wraparound({wraparound}), cdivision({cdivision}), "
+        f"overflowcheck({overflowcheck})"
+    )
+
+
+@dataclass
+class Refactoring:
+    """A compiled version of ``python`` and the evidence for using it.
+
+    ``function`` is the compiled callable, and raises EquivalenceError when a case
+    differed; ``compiled`` is the same callable without that guard, for inspection.
+    """
+
+    name: str
+    python: Callable[..., Any]
+    compiled: Callable[..., Any]
+    variant: str
+    directive_notes: list[str]
+    module_source: str
+    variant_source: str
+    typed: list[TypedName]
+    returns: CType
+    results: list[CaseResult] | None
+    comparison: Comparison | None
+    build: Build
+    python_lines: list[PythonLine]
+    export_parts: tuple[Any, Any]
+    replaced: bool = False
+    exported: list[str] = field(default_factory=list)
+
+    @property
+    def checked(self) -> bool:
+        return self.results is not None
+
+    @property
+    def first_failure(self) -> CaseResult | None:
+        return next((r for r in self.results or [] if not r.ok), None)
+
+    @property
+    def verified(self) -> bool:
+        """Every case gave the same result as the Python function."""
+        return self.checked and self.first_failure is None
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        """The compiled function, unless a case differed (then EquivalenceError)."""
+        failure = self.first_failure
+        if failure is not None:
+            raise EquivalenceError(
+                f"{self.name}: the compiled version differs on {failure.case.describe(self.name)} "
+                f"({failure.case.label}): {failure.difference}",
+                function=self.name,
+                case=failure.case.describe(self.name),
+                expected=failure.expected.describe(),
+                actual=failure.actual.describe(),
+            )
+        return self.compiled
+
+    @property
+    def speedup(self) -> float | None:
+        """Python's median time over the compiled one's: 50 means fifty times faster."""
+        return 1 / self.comparison.ratio("cython") if self.comparison else None
+
+    @property
+    def speedup_ci(self) -> tuple[float, float] | None:
+        if self.comparison is None:
+            return None
+        lo, hi = self.comparison.ratio_ci["cython"]
+        return (1 / hi, 1 / lo)
+
+    @property
+    def annotation_html(self) -> str:
+        return self.build.annotation_html
+
+    @property
+    def directives(self) -> str:
+        return _directives(self.variant)
+
+    def export(self, path: str) -> list[str]:
+        """Write the module and its build configuration; see :func:`workbench.cythonize.export`."""
+        from workbench.cythonize.export import export
+
+        return [str(p) for p in export(self, path)]
+
+    # text ----------------------------------------------------------------------------
+    def _status(self) -> str:
+        if not self.checked:
+            return "NOT CHECKED (--no-check)"
+        assert self.results is not None
+        counts = Counter(r.case.origin for r in self.results)
+        origins = ", ".join(f"{counts[o]} {o}" for o in ("sample", "recorded", "generated"))
+        failure = self.first_failure
+        if failure is None:
+            return f"verified on {len(self.results)} cases ({origins})"
+        return (
+            f"DIFFERS on {failure.case.label} {failure.case.describe(self.name)}: {failure.difference}; "
+            "the Python version stays in place"
+        )
+
+    def _speed(self) -> str:
+        if self.comparison is None or self.speedup is None or self.speedup_ci is None:
+            return "speedup: not measured"
+        lo, hi = self.speedup_ci
+        python, cython = self.comparison.timings["python"], self.comparison.timings["cython"]
+        return (
+            f"speedup {self.speedup:.3g}x [{lo:.3g}x, {hi:.3g}x] ({self.comparison.confidence:.0%} CI); "
+            f"python {format_time(python.median)}, cython {format_time(cython.median)} per call"
+        )
+
+    def _tolerance(self) -> str:
+        return (
+            f"floats: numpy.allclose(rtol={RTOL:g}, atol={ATOL:g}); ints, strings and exception types: exact"
+        )
+
+    def __str__(self) -> str:
+        lines = [f"%cythonize {self.name}: {self._status()}", self._speed(), f"directives: {self.directives}"]
+        lines += [f"  - {note}" for note in self.directive_notes]
+        lines.append(self._tolerance())
+        rows = [(t.function, t.name, t.role, t.decl, t.why) for t in self.typed]
+        lines += ["", text_table(["function", "name", "role", "type", "why"], rows)]
+        lines.append(f"returns: {self.returns.describe()}")
+        lines.append(f"lines still touching Python: {len(self.python_lines)}")
+        lines += [f"  {p.lineno:>3}: {p.text}" for p in self.python_lines]
+        lines.append(f"build: {format_time(self.build.seconds)}")
+        lines += self._actions()
+        return "\n".join(lines)
+
+    def _actions(self) -> list[str]:
+        lines = [f"{self.name} in the notebook now runs the compiled version"] if self.replaced else []
+        lines += [f"exported: {path}" for path in self.exported]
+        return lines
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    # HTML ------------------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        status_class = "wb-ok" if self.verified else "wb-warning"
+        parts = [
+            f'<p class="{status_class}"><b>%cythonize {html.escape(self.name)}</b>: {html.escape(self._status())}</p>'
+        ]
+        if self.comparison is not None and self.speedup is not None and self.speedup_ci is not None:
+            lo, hi = self.speedup_ci
+            python, cython = self.comparison.timings["python"], self.comparison.timings["cython"]
+            rows = [
+                ("speedup", volatile(f"{self.speedup:.3g}x")),
+                (f"{self.comparison.confidence:.0%} CI", volatile(f"[{lo:.3g}x, {hi:.3g}x]")),
+                ("python per call", volatile(format_time(python.median))),
+                ("cython per call", volatile(format_time(cython.median))),
+                ("build", volatile(format_time(self.build.seconds) + (" (cache)" if self.build.cache_hit else ""))),
+            ]
+            parts.append(html_table(["", ""], rows))
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.directive_notes)
+        parts.append(f"<p>directives: <code>{html.escape(self.directives)}</code></p><ul>{notes}</ul>")
+        parts.append(f"<p>{html.escape(self._tolerance())}</p>")
+        rows_html: Sequence[Sequence[str]] = [
+            [
+                html.escape(t.function),
+                f"<code>{html.escape(t.name)}</code>",
+                t.role,
+                f"<code>{html.escape(t.decl)}</code>",
+                html.escape(t.why),
+            ]
+            for t in self.typed
+        ]
+        parts.append(html_table(["function", "name", "role", "type", "why"], rows_html,
+                                caption=f"returns {self.returns.describe()}"))
+        touching = "".join(f"<li><code>{p.lineno}: {html.escape(p.text)}</code></li>" for p in self.python_lines)
+        parts.append(f"<p>lines still touching Python: {len(self.python_lines)}</p><ul>{touching}</ul>")
+        parts += [f"<p>{html.escape(action)}</p>" for action in self._actions()]
+        parts.append(
+            "<details><summary>generated Cython</summary><pre>"
+            + html.escape(self.variant_source)
+            + "</pre></details>"
+        )
+        return "".join(parts)
+
+
+__all__ = ["PythonLine", "Refactoring", "TypedName", "python_lines"]
