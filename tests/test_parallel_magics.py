@@ -142,7 +142,7 @@ def test_ptrain_starts_a_cluster_when_none_runs(shell: InteractiveShell, capsys:
         ("cluster", "explode", "invalid choice"),
         ("cluster", "start -n 0", "-n must be at least 1"),
         ("ptrain", "est grid X", "the following arguments are required"),
-        ("ptrain", "est grid X nothing", "'nothing' is not a variable"),
+        ("ptrain", "est grid X nothing", "no variable named 'nothing'"),
         ("ptrain", "est grid X y --cv 1", "--cv must be at least 2"),
         ("ptrain", "est grid X y -o 1x", "-o needs a variable name"),
     ],

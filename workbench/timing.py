@@ -201,7 +201,7 @@ class Comparison:
 
     def __str__(self) -> str:
         headers = ["candidate", "median", f"vs {self.reference}", f"{self.confidence:.0%} CI"]
-        lines = [text_table(headers, self._rows(), min_widths=(0, 9, 9, 18))]
+        lines = [text_table(headers, self._rows(), min_widths=(0, 9, 10, 24))]
         for name, t in self.timings.items():
             lines += [warning_text(f"{name}: {w}") for w in t.warnings]
         return "\n".join(lines)

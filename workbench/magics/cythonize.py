@@ -10,32 +10,24 @@ import types
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import HTML, display
 
 from workbench.errors import CythonizeError
+from workbench.magics.base import WorkbenchMagics
 
 
 @magics_class
-class CythonizeMagics(Magics):
+class CythonizeMagics(WorkbenchMagics):
     """``%cythonize``; functions being recorded are kept in ``self.recorders``."""
 
     def __init__(self, shell: Any = None) -> None:
         super().__init__(shell)
         self.recorders: dict[str, Any] = {}
 
-    @property
-    def _ns(self) -> dict[str, Any]:
-        if self.shell is None:
-            raise UsageError("the workbench magics need a running IPython shell")
-        namespace: dict[str, Any] = self.shell.user_ns
-        return namespace
-
     def _function(self, name: str) -> Any:
-        if name not in self._ns:
-            raise UsageError(f"no function named {name!r} in the notebook")
-        return self._ns[name]
+        return self.lookup(name, "function")
 
     def _sample(self, name: str, text: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Evaluate the arguments of a sample call such as ``f(X, 3, k=2)`` in the notebook."""
@@ -53,7 +45,7 @@ class CythonizeMagics(Magics):
             raise UsageError("--sample takes plain arguments, without * or **")
 
         def value(expr: ast.expr) -> Any:
-            return eval(compile(ast.Expression(expr), "<sample>", "eval"), self._ns)
+            return eval(compile(ast.Expression(expr), "<sample>", "eval"), self.user_ns)
 
         return tuple(value(a) for a in node.args), {k.arg: value(k.value) for k in node.keywords if k.arg}
 
@@ -93,7 +85,7 @@ class CythonizeMagics(Magics):
                 raise UsageError("--record needs a number of calls of at least 1")
             original = target.func if isinstance(target, Recorder) else target
             recorder = record(original, args.record)
-            self._ns[args.func] = self.recorders[args.func] = recorder
+            self.user_ns[args.func] = self.recorders[args.func] = recorder
             print(f"recording the next {args.record} calls of {args.func}; then run %cythonize {args.func}")
             return None
         recorded: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
@@ -113,10 +105,10 @@ class CythonizeMagics(Magics):
             check=not args.no_check, **sample_kwargs,
         )
         if self.recorders.pop(args.func, None) is not None:
-            self._ns[args.func] = target  # recording is over: the plain Python function again
+            self.user_ns[args.func] = target  # recording is over: the plain Python function again
         try:
             if args.replace:
-                self._ns[args.func] = result.function
+                self.user_ns[args.func] = result.function
                 result.replaced = True
             if args.export:
                 result.exported = result.export(args.export)

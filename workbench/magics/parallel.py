@@ -6,27 +6,18 @@ extension loads.
 
 from __future__ import annotations
 
-from typing import Any
-
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
 from workbench.errors import ClusterError
+from workbench.magics.base import WorkbenchMagics
 
 
 @magics_class
-class ParallelMagics(Magics):
+class ParallelMagics(WorkbenchMagics):
     """Cluster lifecycle and parallel model search."""
-
-    def _lookup(self, name: str) -> Any:
-        """A variable of the user namespace, by name (never evaluated as code)."""
-        if self.shell is None:
-            raise UsageError("the workbench magics need a running IPython shell")
-        if not name.isidentifier() or name not in self.shell.user_ns:
-            raise UsageError(f"{name!r} is not a variable of this notebook")
-        return self.shell.user_ns[name]
 
     @magic_arguments()
     @argument("action", choices=["start", "connect", "status", "stop"], help="what to do")
@@ -101,7 +92,7 @@ class ParallelMagics(Magics):
             raise UsageError(f"-o needs a variable name, not {args.output!r}")
         if args.cv < 2:
             raise UsageError(f"--cv must be at least 2, not {args.cv}")
-        estimator, grid, X, y = (self._lookup(n) for n in (args.estimator, args.grid, args.X, args.y))
+        estimator, grid, X, y = (self.lookup(n) for n in (args.estimator, args.grid, args.X, args.y))
         from workbench import parallel
 
         if parallel.active_cluster() is None:
@@ -121,7 +112,7 @@ class ParallelMagics(Magics):
         )
         if args.output is not None:
             assert self.shell is not None
-            self.shell.user_ns[args.output] = fitted
+            self.user_ns[args.output] = fitted
         display(parallel.SearchSummary.of(fitted))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic import line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 
@@ -19,6 +19,7 @@ from workbench.errors import (
     TimingError,
 )
 from workbench.magics.args import split_assignments, split_options
+from workbench.magics.base import WorkbenchMagics
 from workbench.profiling import hotspots
 from workbench.timing import Comparison, Timing, TimingHistory, compare, measure
 
@@ -27,20 +28,12 @@ _USAGE_ERRORS = (TimingError, PluginNotFoundError, BaselineNotFoundError, Invali
 
 
 @magics_class
-class TimingMagics(Magics):
+class TimingMagics(WorkbenchMagics):
     """Timing and hot-spot magics; labelled timings are kept in ``self.history``."""
 
     def __init__(self, shell: Any = None) -> None:
         super().__init__(shell)
         self.history = TimingHistory()
-
-    @property
-    def _ns(self) -> dict[str, Any]:
-        """The user namespace the code runs in."""
-        if self.shell is None:
-            raise UsageError("the workbench magics need a running IPython shell")
-        namespace: dict[str, Any] = self.shell.user_ns
-        return namespace
 
     def _code(self, text: str) -> str:
         """IPython syntax (magics, ``!cmd``) turned into Python, as %timeit does."""
@@ -89,7 +82,7 @@ class TimingMagics(Magics):
             timing = measure(
                 self._code(stmt),
                 self._code(setup),
-                namespace=self._ns,
+                namespace=self.user_ns,
                 number=args.number,
                 repeat=args.repeat,
                 timer=args.timer,
@@ -134,7 +127,7 @@ class TimingMagics(Magics):
             result = compare(
                 candidates,
                 self._code(setup),
-                namespace=self._ns,
+                namespace=self.user_ns,
                 number=args.number,
                 repeat=args.repeat,
                 timer=args.timer,
@@ -168,13 +161,10 @@ class TimingMagics(Magics):
             raise UsageError("nothing to profile: %whot [options] statement")
         functions = None
         if args.function:
-            missing = [name for name in args.function if name not in self._ns]
-            if missing:
-                raise UsageError(f"no function named {missing[0]!r} in the notebook")
-            functions = [self._ns[name] for name in args.function]
+            functions = [self.lookup(name, "function") for name in args.function]
         try:
             result = hotspots(
-                self._code(stmt), namespace=self._ns, functions=functions, top=args.top
+                self._code(stmt), namespace=self.user_ns, functions=functions, top=args.top
             )
         except TimingError as exc:
             raise UsageError(str(exc)) from None
