@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# the acceptance plugin's tests run pytest inside pytest
+pytest_plugins = ["pytester"]
+
 
 def require_executable(name: str) -> str:
     """Path of a program a test needs: skip locally when missing, fail loudly on CI."""

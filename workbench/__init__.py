@@ -38,6 +38,8 @@ _LAZY: dict[str, str] = {
     "rollback": "workbench.registry.api:rollback",
     "ModelVersion": "workbench.registry.version:ModelVersion",
     "registry": "workbench.registry",
+    "acceptance": "workbench.acceptance",
+    "run_gates": "workbench.acceptance:run_gates",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "load_ipython_extension"])

@@ -21,6 +21,9 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
         ├── StageError             an unknown stage or a promotion that cannot happen
         └── StoreError             a store that is unusable (schema written by a newer version)
             └── StoreUnavailableError  a store that cannot be reached in time
+    AcceptanceError            acceptance gates that cannot be read or run
+    ├── HoldoutError           a holdout dataset that cannot be loaded, or whose pinned hash changed
+    └── GateFailedError        a model version below its gates (model, version, failures)
     ClusterError               an ipyparallel cluster that cannot be started, reached or used
     ├── NoEnginesError         no engine left to run tasks (kept: the fits that finished)
     └── SearchFailedError      fits lost to dead engines beyond the retries (kept: finished, lost)
@@ -40,7 +43,7 @@ A ``WorkbenchError`` may carry ``exit_code``, which the ``workbench`` command ex
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class WorkbenchError(Exception):
@@ -153,6 +156,24 @@ class StoreUnavailableError(StoreError):
 
 
 
+class AcceptanceError(WorkbenchError):
+    """Acceptance gates that cannot be read or run: bad ``[tool.workbench.acceptance]`` config."""
+
+    hint = "check [tool.workbench.acceptance] in pyproject.toml (docs/acceptance.md lists the keys)"
+
+
+class HoldoutError(AcceptanceError):
+    """A holdout dataset that cannot be loaded, or that no longer matches its pinned SHA-256."""
+
+    hint = "check the holdout source; if the data changed on purpose, pin the new holdout_sha256"
+
+
+class GateFailedError(AcceptanceError):
+    """A model version below its acceptance gates; ``failures`` lists each failed criterion as text."""
+
+    hint = "improve the model, or promote anyway with --force (force=True), which is recorded in the history"
+
+
 class ClusterError(WorkbenchError):
     """An ipyparallel cluster that cannot be started, reached or used."""
 
@@ -197,7 +218,7 @@ class CythonizeError(WorkbenchError):
 class UnsupportedConstructError(CythonizeError):
     """A construct %cythonize cannot compile; ``line`` (in the function's source) and ``reason``."""
 
-    hint = "rewrite that line (or pass the value in as an argument); the Python version stays in place"
+    hint = "rewrite that line or keep the function in Python; the Python version stays in place"
 
 
 class CompileError(CythonizeError):
@@ -229,7 +250,7 @@ class RunFailedError(JobError):
     """A run that failed; ``reason`` is cell_error, kernel_died or timeout, ``run_id`` names it."""
 
     hint = "read the output notebook: workbench runs show RUN_ID"
-    EXIT_CODES = {"cell_error": 4, "kernel_died": 5, "timeout": 6}
+    EXIT_CODES: ClassVar[dict[str, int]] = {"cell_error": 4, "kernel_died": 5, "timeout": 6}
 
     def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
         super().__init__(message, hint=hint, **fields)
@@ -247,6 +268,7 @@ class ScheduleError(JobError):
 
 
 __all__ = [
+    "AcceptanceError",
     "BadParametersError",
     "BaselineNotFoundError",
     "ClusterError",
@@ -254,6 +276,8 @@ __all__ = [
     "ConfigError",
     "CythonizeError",
     "EquivalenceError",
+    "GateFailedError",
+    "HoldoutError",
     "IntegrityError",
     "InvalidMetadataError",
     "InvalidNameError",

@@ -206,3 +206,23 @@ def test_stores_speak_one_contract(store: Store) -> None:
     assert store.list_names() == []
     assert store.list_versions("nothing") == []
     assert store.history("nothing") == []
+
+
+def test_gate_results_are_kept_with_their_version(store: Store, model: Any) -> None:
+    registry = Registry(store)
+    registry.register(model, "churn")
+    registry.register(model, "churn")
+    assert store.gate_results("churn", 1) == []
+    first = {"passed": False, "results": [{"id": "recall", "observed": 0.5}], "by": "ana"}
+    store.add_gate_result("churn", 1, first)
+    store.add_gate_result("churn", 1, {"passed": True, "results": []})
+    assert store.gate_results("churn", 1) == [first, {"passed": True, "results": []}]
+    assert store.gate_results("churn", 2) == []
+    assert registry.gate_results("churn", 1)[0]["results"][0]["observed"] == 0.5
+
+
+def test_the_history_keeps_the_gate_outcome_and_a_forced_promotion(store: Store, model: Any) -> None:
+    Registry(store).register(model, "churn")
+    store.promote("churn", 1, "production", gate="failed", forced=True)
+    (event,) = store.history("churn")
+    assert (event.to_stage, event.gate, event.forced) == ("production", "failed", True)

@@ -171,7 +171,7 @@ class Registry:
         number = self.store.add_version(name, draft.to_record(), "dev", saved.data)
         run_context.append({"kind": "model", "name": name, "version": number})
         if stage != "dev":
-            return self.store.promote(name, number, stage, action="register")
+            return self._promote(name, number, stage, action="register")
         return self.store.get_version(name, number)
 
     def get(self, name: str, *, version: int | None = None, stage: str | None = None) -> ModelVersion:
@@ -216,9 +216,34 @@ class Registry:
         """Every version of ``name``, oldest first."""
         return VersionTable(self.store.versions(name))
 
-    def promote(self, name: str, version: int, stage: str) -> ModelVersion:
-        """Move a version to ``stage``; promoting to production archives the previous one."""
-        return self.store.promote(name, version, stage)
+    def promote(self, name: str, version: int, stage: str, *, force: bool = False) -> ModelVersion:
+        """Move a version to ``stage``; promoting to production archives the previous one.
+
+        Promotion to production first runs the model's acceptance gates (declared in
+        ``[tool.workbench.acceptance.NAME]`` of the nearest pyproject.toml) and refuses
+        with :class:`GateFailedError` when they fail. ``force=True`` promotes anyway; the
+        history records the gate's outcome and the bypass. Each gate run is kept with the
+        version (:meth:`gate_results`).
+        """
+        return self._promote(name, version, stage, force=force)
+
+    def _promote(
+        self, name: str, version: int, stage: str, *, force: bool = False, action: str = "promote"
+    ) -> ModelVersion:
+        if validate_stage(stage) != "production":
+            return self.store.promote(name, version, stage, action=action)
+        target = self.store.find(name, version=version)
+        if target.stage == stage:
+            return target
+        from workbench.acceptance.gates import promotion_gate
+
+        outcome = promotion_gate(self, target, force=force)
+        return self.store.promote(name, version, stage, action=action, gate=outcome, forced=force)
+
+    def gate_results(self, name: str, version: int) -> list[dict[str, Any]]:
+        """Every acceptance gate run of a version (plain JSON reports), oldest first."""
+        found = self.store.find(name, version=version)
+        return self.store.gate_results(found.name, found.version)
 
     def rollback(self, name: str) -> ModelVersion:
         """Return to the production version that the current one replaced."""
@@ -280,9 +305,12 @@ def model_versions(name: str) -> VersionTable:
     return default_registry().model_versions(name)
 
 
-def promote(name: str, version: int, stage: str) -> ModelVersion:
-    """Move ``version`` of ``name`` to ``stage`` (dev, staging, production, archived)."""
-    return default_registry().promote(name, version, stage)
+def promote(name: str, version: int, stage: str, *, force: bool = False) -> ModelVersion:
+    """Move ``version`` of ``name`` to ``stage``; production first passes the acceptance gates.
+
+    See :meth:`Registry.promote`; ``force=True`` promotes past failing gates, recorded in the history.
+    """
+    return default_registry().promote(name, version, stage, force=force)
 
 
 def rollback(name: str) -> ModelVersion:

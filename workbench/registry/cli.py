@@ -22,8 +22,14 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    version = _registry().promote(args.name, args.version, args.to)
-    print(f"{version.name} v{version.version} is now {version.stage}")
+    registry = _registry()
+    version = registry.promote(args.name, args.version, args.to, force=args.force)
+    last = registry.history(version.name)[-1] if args.to == "production" else None
+    if last is not None and last.version == version.version and last.gate not in (None, "none"):
+        forced = "; promoted with --force, recorded in the history" if last.forced and last.gate != "passed" else ""
+        print(f"{version.name} v{version.version} is now {version.stage} (acceptance gates {last.gate}{forced})")
+    else:
+        print(f"{version.name} v{version.version} is now {version.stage}")
     return 0
 
 
@@ -59,6 +65,9 @@ def add_commands(subparsers: Any) -> None:
     promote.add_argument("name")
     promote.add_argument("version", type=int)
     promote.add_argument("--to", required=True, choices=STAGES, help="the new stage")
+    promote.add_argument(
+        "--force", action="store_true", help="promote to production even if the acceptance gates fail (recorded)"
+    )
     promote.set_defaults(func=_promote)
 
     rollback = subparsers.add_parser("rollback", help="put back the previous production version")

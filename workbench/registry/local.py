@@ -47,6 +47,13 @@ _SCHEMA = (
         name TEXT NOT NULL,
         event TEXT NOT NULL
     )""",
+    # schema 2: acceptance gate runs, kept with the version they judged
+    """CREATE TABLE IF NOT EXISTS gate_results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        result TEXT NOT NULL
+    )""",
 )
 
 
@@ -216,6 +223,17 @@ class LocalStore(Store):
     def history(self, name: str) -> list[PromotionEvent]:
         rows = self._query("SELECT event FROM history WHERE name = ? ORDER BY id", (name,))
         return [PromotionEvent.from_record(json.loads(row[0])) for row in rows]
+
+    def add_gate_result(self, name: str, version: int, record: Mapping[str, Any]) -> None:
+        text = json.dumps(record, sort_keys=True)
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO gate_results (name, version, result) VALUES (?, ?, ?)", (name, version, text))
+
+    def gate_results(self, name: str, version: int) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT result FROM gate_results WHERE name = ? AND version = ? ORDER BY id", (name, version)
+        )
+        return [json.loads(row[0]) for row in rows]
 
     def close(self) -> None:
         with self._lock:

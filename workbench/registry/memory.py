@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from typing import Any, Self
@@ -22,6 +23,7 @@ class MemoryStore(Store):
         self._versions: dict[str, list[ModelVersion]] = {}
         self._artifacts: dict[str, bytes] = {}
         self._history: dict[str, list[PromotionEvent]] = {}
+        self._gates: dict[tuple[str, int], list[dict[str, Any]]] = {}
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> Self:
@@ -75,6 +77,14 @@ class MemoryStore(Store):
     def history(self, name: str) -> list[PromotionEvent]:
         with self._lock:
             return list(self._history.get(name, []))
+
+    def add_gate_result(self, name: str, version: int, record: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._gates.setdefault((name, version), []).append(json.loads(json.dumps(record)))
+
+    def gate_results(self, name: str, version: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return json.loads(json.dumps(self._gates.get((name, version), [])))
 
 
 __all__ = ["MemoryStore"]

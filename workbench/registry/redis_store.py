@@ -9,6 +9,7 @@ for TLS). Keys, all under the prefix::
     <p>:model:<name>:v:<n>         hash: record (JSON metadata), stage
     <p>:model:<name>:versions      sorted set of published version numbers
     <p>:model:<name>:history       list of stage changes (JSON)
+    <p>:model:<name>:gates:<n>     list of acceptance gate runs of version n (JSON)
     <p>:artifact:<sha256>          artifact bytes
 
 Publishing a version and changing stages are Lua scripts, which Redis runs atomically:
@@ -147,6 +148,14 @@ class RedisStore(Store):
     def history(self, name: str) -> list[PromotionEvent]:
         rows = self._call(lambda: self.client.lrange(self._key("model", name, "history"), 0, -1))
         return [PromotionEvent.from_record(json.loads(row)) for row in rows]
+
+    def add_gate_result(self, name: str, version: int, record: Mapping[str, Any]) -> None:
+        key = self._key("model", name, "gates", version)
+        self._call(lambda: self.client.rpush(key, json.dumps(record, sort_keys=True)))
+
+    def gate_results(self, name: str, version: int) -> list[dict[str, Any]]:
+        rows = self._call(lambda: self.client.lrange(self._key("model", name, "gates", version), 0, -1))
+        return [json.loads(row) for row in rows]
 
     def close(self) -> None:
         self.client.close()

@@ -21,8 +21,8 @@ from workbench.errors import IntegrityError, ModelNotFoundError, StageError, Sto
 from workbench.names import validate_name
 from workbench.registry.version import ModelVersion, PromotionEvent, utc_now, validate_stage
 
-SCHEMA_VERSION = 1
-"""Layout of stored metadata; a store refuses data written with a newer one."""
+SCHEMA_VERSION = 2
+"""Layout of stored metadata; a store refuses data written with a newer one (2: gate results)."""
 
 _MAX_STAGE_ATTEMPTS = 50
 
@@ -119,6 +119,17 @@ class Store(ABC):
     def history(self, name: str) -> list[PromotionEvent]:
         """The stage changes of ``name``, oldest first."""
 
+    @abstractmethod
+    def add_gate_result(self, name: str, version: int, record: Mapping[str, Any]) -> None:
+        """Append one acceptance gate run (plain JSON) to the results kept with ``version`` of ``name``.
+
+        The caller has checked that the version exists; results are never rewritten.
+        """
+
+    @abstractmethod
+    def gate_results(self, name: str, version: int) -> list[dict[str, Any]]:
+        """The acceptance gate runs of ``version`` of ``name``, oldest first; empty when none."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to release
         """Release connections; the store must not be used afterwards."""
 
@@ -179,11 +190,22 @@ class Store(ABC):
             )
         return data
 
-    def promote(self, name: str, version: int, stage: str, *, action: str = "promote") -> ModelVersion:
+    def promote(
+        self,
+        name: str,
+        version: int,
+        stage: str,
+        *,
+        action: str = "promote",
+        gate: str | None = None,
+        forced: bool = False,
+    ) -> ModelVersion:
         """Move ``version`` of ``name`` to ``stage``; a previous production version is archived.
 
         Safe against concurrent promotions: the change applies only if no stage moved
-        meanwhile, and is retried on a fresh read otherwise.
+        meanwhile, and is retried on a fresh read otherwise. ``gate`` (the acceptance
+        outcome: passed, failed, error, none) and ``forced`` are kept in the history; the
+        gate itself runs above the store, in :meth:`Registry.promote`.
         """
         validate_stage(stage)
         for _ in range(_MAX_STAGE_ATTEMPTS):
@@ -209,6 +231,8 @@ class Store(ABC):
                 by=current_user(),
                 action=action,
                 replaced=replaced,
+                gate=gate,
+                forced=forced,
             )
             if self.apply_stages(name, expected, changes, event):
                 return target.with_stage(stage)

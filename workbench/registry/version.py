@@ -119,7 +119,9 @@ class PromotionEvent:
     """One stage change in a model's history: who moved which version, when, from and to.
 
     ``replaced`` is the version that was in production before a promotion to production
-    (it was archived by the same change); rollback uses it to go back.
+    (it was archived by the same change); rollback uses it to go back. ``gate`` is the
+    acceptance outcome of a promotion to production (passed, failed, error, or none when
+    no gates are declared) and ``forced`` says the promotion was made with ``force``.
     """
 
     version: int
@@ -129,6 +131,8 @@ class PromotionEvent:
     by: str
     action: str = "promote"
     replaced: int | None = None
+    gate: str | None = None
+    forced: bool = False
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
