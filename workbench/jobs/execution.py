@@ -126,6 +126,23 @@ class _Watchdog:
         self._done.set()
 
 
+def close_thread_event_loop() -> None:
+    """Close the event loop that jupyter's ``run_sync`` left on this thread.
+
+    ``run_sync`` gives each thread its own loop and never closes it; a thread that ran a
+    job and ends must close it, or the loop and its sockets leak.
+    """
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running():
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
 def start_kernel(kernel_name: str, cwd: Path, env: dict[str, str], start_timeout: float = 60) -> Any:
     """A started kernel manager for ``kernel_name`` (raises JobError naming installed kernels)."""
     from jupyter_client.kernelspec import NoSuchKernel
@@ -252,4 +269,4 @@ def mark_failure(nb: Any, outcome: Outcome) -> None:
             outcome.failed_cell += 1
 
 
-__all__ = ["Outcome", "execute", "mark_failure", "start_kernel", "stop_kernel"]
+__all__ = ["Outcome", "close_thread_event_loop", "execute", "mark_failure", "start_kernel", "stop_kernel"]

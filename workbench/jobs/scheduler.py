@@ -117,11 +117,15 @@ class Scheduler:
         self.store.save_schedule(schedule)
 
         def work() -> None:
+            from workbench.jobs.execution import close_thread_event_loop
+
             try:
                 result = run_schedule(schedule, self.store, self.pool)
                 log.info("schedule %s: run %s %s", schedule.name, result.run_id, result.status)
             except Exception:
                 log.exception("schedule %s could not run", schedule.name)
+            finally:
+                close_thread_event_loop()
 
         thread = threading.Thread(target=work, name=f"schedule-{schedule.name}", daemon=True)
         self._running[schedule.name] = thread
