@@ -37,6 +37,11 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
     ├── RunFailedError         a run that failed: reason cell_error (4), kernel_died (5), timeout (6)
     ├── RunNotFoundError       no run with that id
     └── ScheduleError          a schedule that cannot be added, found or run
+    ServingError               a request the prediction server refuses (``status``: its HTTP code)
+    ├── BadInputError          a body that is not the JSON a route expects (400, 415 or 422)
+    ├── PayloadTooLargeError   a body or a row count beyond the server's limits (413)
+    ├── ModelNotServedError    a model name the server does not serve (404)
+    └── UnauthorizedError      a write route called without the server's token (401)
 
 A ``WorkbenchError`` may carry ``exit_code``, which the ``workbench`` command exits with.
 """
@@ -267,8 +272,43 @@ class ScheduleError(JobError):
     """A schedule that cannot be added, found or run."""
 
 
+class ServingError(WorkbenchError):
+    """A request the prediction server refuses; ``status`` is the HTTP status it answers with."""
+
+    status = 400
+
+
+class BadInputError(ServingError, ValueError):
+    """A body that is not what the route expects; the message names the expected shape."""
+
+    status = 422
+    hint = 'send {"instances": [[number, ...], ...]} or {"records": [{"feature": number, ...}, ...]}'
+
+
+class PayloadTooLargeError(ServingError):
+    """A body longer than ``--max-body`` bytes, or more rows than ``--max-rows``."""
+
+    status = 413
+    hint = "split the request into smaller ones, or start the server with a larger --max-body / --max-rows"
+
+
+class ModelNotServedError(ServingError, LookupError):
+    """A model name this server does not serve (unknown, or with no production version)."""
+
+    status = 404
+    hint = "GET /v1/models lists the served models; promote a version to production to serve it"
+
+
+class UnauthorizedError(ServingError):
+    """A write route called without the server's token, or with a wrong one."""
+
+    status = 401
+    hint = "send the header 'Authorization: Bearer TOKEN' with the token the server was started with"
+
+
 __all__ = [
     "AcceptanceError",
+    "BadInputError",
     "BadParametersError",
     "BaselineNotFoundError",
     "ClusterError",
@@ -284,7 +324,9 @@ __all__ = [
     "JobError",
     "MissingDependencyError",
     "ModelNotFoundError",
+    "ModelNotServedError",
     "NoEnginesError",
+    "PayloadTooLargeError",
     "PerformanceRegression",
     "PluginNotFoundError",
     "RegistryError",
@@ -293,10 +335,12 @@ __all__ = [
     "RunNotFoundError",
     "ScheduleError",
     "SearchFailedError",
+    "ServingError",
     "StageError",
     "StoreError",
     "StoreUnavailableError",
     "TimingError",
+    "UnauthorizedError",
     "UnsafeModelError",
     "UnsupportedConstructError",
     "WorkbenchError",

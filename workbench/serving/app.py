@@ -1,0 +1,239 @@
+"""The HTTP front end: a FastAPI app under ``/v1`` over a :class:`ModelFactory`.
+
+Routes only parse and call: the factory answers, :mod:`inputs` checks bodies,
+:class:`LiveMetrics` joins feedback. Every refusal is a JSON body built from a
+:class:`ServingError` (message and hint, never a traceback, path or token).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from workbench.errors import BadInputError, PayloadTooLargeError, ServingError, UnauthorizedError, WorkbenchError
+from workbench.serving import schemas
+from workbench.serving.factory import ModelFactory, ServedModel
+from workbench.serving.feedback import LiveMetrics, label_text
+from workbench.serving.inputs import feedback_pairs, parse_json, prediction_rows
+from workbench.serving.metrics import ServingMetrics
+
+log = logging.getLogger("workbench.serving")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Limits and secrets of one server: body bytes, rows per request, the write token, log size."""
+
+    token: str
+    max_body: int = 1_048_576
+    max_rows: int = 1_000
+    reload_seconds: float = 2.0
+    log_capacity: int = 100_000
+
+
+def _error_body(exc: WorkbenchError) -> dict[str, str]:
+    return {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The JSON body of ``request``: refused with 413 as soon as it is known to exceed ``limit`` bytes.
+
+    A declared ``Content-Length`` over the limit is refused before any byte is read; a
+    streamed body is refused at the chunk that crosses the limit. Only ``application/json``
+    is accepted: no route ever decodes another format.
+    """
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise BadInputError("send the body as JSON with Content-Type: application/json", status=415)
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise PayloadTooLargeError(f"the body is larger than this server's limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"the body is larger than this server's limit of {limit} bytes")
+        chunks.append(chunk)
+    return parse_json(b"".join(chunks))
+
+
+def _check_token(request: Request, token: str) -> None:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise UnauthorizedError("this route needs the server's token")
+
+
+def _describe(served: ServedModel) -> dict[str, Any]:
+    v = served.version
+    return {
+        "name": v.name,
+        "version": v.version,
+        "stage": v.stage,
+        "created_at": v.created_at,
+        "n_features": served.shape.n_features,
+        "feature_names": list(served.shape.feature_names),
+        "classes": v.classes,
+        "handles_missing_values": served.shape.allow_nan,
+        "metrics": v.metrics,
+    }
+
+
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.ErrorResponse} for code in (400, 401, 404, 413, 415, 422)
+}
+
+
+def create_app(factory: ModelFactory, config: ServeConfig) -> FastAPI:
+    """The ASGI app serving ``factory``'s models; polling starts and stops with the app's lifespan."""
+    live = LiveMetrics(config.log_capacity)
+    counters = ServingMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        factory.start(config.reload_seconds)
+        try:
+            yield
+        finally:
+            factory.stop()
+
+    app = FastAPI(title="workbench serving", version="1", lifespan=lifespan)
+
+    @app.exception_handler(ServingError)
+    async def refused(request: Request, exc: ServingError) -> JSONResponse:
+        return JSONResponse(_error_body(exc), status_code=int(exc.status))
+
+    @app.exception_handler(HTTPException)
+    async def http_refused(request: Request, exc: HTTPException) -> JSONResponse:
+        error = ServingError(str(exc.detail), hint="see /docs for the routes and their methods")
+        return JSONResponse(_error_body(error), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(WorkbenchError)
+    async def unavailable(request: Request, exc: WorkbenchError) -> JSONResponse:
+        # store failures may name hosts or files: the detail goes to the log, not to the client
+        log.warning("%s: %s", request.url.path, exc)
+        error = ServingError("the model store could not answer", hint="retry in a moment")
+        return JSONResponse(_error_body(error), status_code=503)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        """Liveness, and how many models are served."""
+        return {"status": "ok", "models": len(factory.served())}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        """Prometheus text: requests, errors, predict latency, live precision/recall per version."""
+        return PlainTextResponse(counters.render(live.reports()), media_type="text/plain; version=0.0.4")
+
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        """Every served model and the version answering for it."""
+        return {"models": [_describe(s) for s in factory.served()]}
+
+    @app.get("/v1/models/{name}", responses=_REFUSALS)
+    async def show_model(name: str) -> dict[str, Any]:
+        """The served version, every registered version with its stage and offline metrics, live metrics."""
+        served = factory.get(name)
+        versions = await run_in_threadpool(factory.registry.store.list_versions, name)
+        reports = live.reports(name)
+        return {
+            **_describe(served),
+            "versions": [
+                {"version": v.version, "stage": v.stage, "created_at": v.created_at, "metrics": v.metrics}
+                for v in versions
+            ],
+            "live": {str(version): report for (_, version), report in reports.items()},
+        }
+
+    @app.post(
+        "/v1/models/{name}/predict",
+        response_model=schemas.PredictResponse,
+        responses=_REFUSALS,
+        openapi_extra={"requestBody": _body_schema(schemas.PredictRequest)},
+    )
+    async def predict(name: str, request: Request) -> JSONResponse:
+        """Predictions (and class probabilities when the model has them) for every row, from one version."""
+        started = time.perf_counter()
+        model = version = ""
+        try:
+            served = factory.get(name)
+            model, version = served.version.name, str(served.version.version)
+            body = await read_json(request, config.max_body)
+            rows = prediction_rows(body, served.shape, config.max_rows)
+            predictions, probabilities = await run_in_threadpool(_predict, served, rows)
+        except ServingError as exc:
+            elapsed = time.perf_counter() - started
+            counters.observe("predict", model, version, int(exc.status), elapsed, type(exc).__name__)
+            raise
+        ids = [uuid.uuid4().hex for _ in predictions]
+        live.log(model, served.version.version, zip(ids, predictions, strict=True))
+        counters.observe("predict", model, version, 200, time.perf_counter() - started)
+        return JSONResponse(
+            {
+                "model": model,
+                "version": served.version.version,
+                "predictions": predictions,
+                "probabilities": probabilities,
+                "request_ids": ids,
+            }
+        )
+
+    @app.post(
+        "/v1/models/{name}/feedback",
+        response_model=schemas.FeedbackResponse,
+        responses=_REFUSALS,
+        openapi_extra={"requestBody": _body_schema(schemas.FeedbackRequest)},
+    )
+    async def feedback(name: str, request: Request) -> dict[str, int]:
+        """True labels for earlier request ids (needs ``Authorization: Bearer TOKEN``)."""
+        started = time.perf_counter()
+        try:
+            _check_token(request, config.token)
+            served = factory.get(name)
+            pairs = feedback_pairs(await read_json(request, config.max_body), config.max_rows)
+            _check_labels(served, pairs)
+        except ServingError as exc:
+            counters.observe("feedback", "", "", int(exc.status), time.perf_counter() - started, type(exc).__name__)
+            raise
+        result = live.feedback(served.version.name, pairs)
+        counters.observe("feedback", served.version.name, "", 200, time.perf_counter() - started)
+        return {"accepted": result.accepted, "unknown": result.unknown, "duplicate": result.duplicate}
+
+    return app
+
+
+def _predict(served: ServedModel, rows: list[list[float]]) -> tuple[list[Any], list[dict[str, float]] | None]:
+    try:
+        return served.predict(rows)
+    except (ValueError, TypeError) as exc:
+        log.warning("%s v%s refused a request: %s", served.version.name, served.version.version, exc)
+        raise BadInputError("the model refused these rows; check them against GET /v1/models/NAME") from None
+
+
+def _check_labels(served: ServedModel, pairs: list[tuple[str, Any]]) -> None:
+    """Refuse labels that are not classes of the model: a typo would silently skew the live metrics."""
+    classes = {label_text(c) for c in served.version.classes}
+    if not classes:
+        return
+    for i, (_, label) in enumerate(pairs):
+        if label_text(label) not in classes:
+            shown = ", ".join(sorted(classes)[:20])
+            raise BadInputError(f"labels[{i}] is not a class of the model; its classes are {shown}")
+
+
+def _body_schema(model: type[Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}
+
+
+__all__ = ["ServeConfig", "create_app", "read_json"]

@@ -1,0 +1,43 @@
+"""``workbench serve``: parse the flags and call :func:`workbench.serving.server.serve`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from workbench.serving.server import serve
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    serve(
+        args.host,
+        args.port,
+        models=models,
+        token=args.token,
+        max_body=args.max_body,
+        max_rows=args.max_rows,
+        reload_seconds=args.reload_seconds,
+    )
+    return 0
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add ``serve`` to the ``workbench`` parser."""
+    serve = subparsers.add_parser("serve", help="serve production models over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (0 picks a free one; default 8000)")
+    serve.add_argument("--models", help="comma-separated model names (default: every model in production)")
+    serve.add_argument(
+        "--token", help="token for write routes (default: WORKBENCH_TOKEN, else generated and printed once)"
+    )
+    serve.add_argument("--max-body", type=int, default=1_048_576, metavar="BYTES", help="largest request body")
+    serve.add_argument("--max-rows", type=int, default=1_000, metavar="N", help="most rows per request")
+    serve.add_argument(
+        "--reload-seconds",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="how often to look for a newly promoted version (0: never)",
+    )
+    serve.set_defaults(func=_serve)
