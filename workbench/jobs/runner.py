@@ -88,6 +88,7 @@ def _execute_once(
     retry_of: str | None,
     schedule: str | None,
     km: Any = None,
+    kc: Any = None,
     run_id: str | None = None,
 ) -> Run:
     from workbench.jobs.execution import execute, start_kernel
@@ -113,7 +114,9 @@ def _execute_once(
     try:
         if km is None:
             km = start_kernel(kernel, notebook.parent, env)
-        executed, outcome = execute(nb, output, km, cwd=notebook.parent, timeout=timeout, cell_timeout=cell_timeout)
+        executed, outcome = execute(
+            nb, output, km, cwd=notebook.parent, timeout=timeout, cell_timeout=cell_timeout, kc=kc
+        )
     except BaseException as exc:
         run.status, run.reason, run.error = "failed", "kernel_died", f"{type(exc).__name__}: {exc}"
         run.ended_at, run.duration = utc_now(), time.perf_counter() - started

@@ -8,8 +8,9 @@ Policies (documented for users in the README):
   start, each schedule runs once if at least one due time was missed, not once per
   missed time.
 - **Fast start.** For each (kernel, working folder) in use, one kernel is started ahead
-  of time, with the next run's id already in its environment; a due job takes it and a
-  fresh one is started for the next run. A kernel is never reused between runs.
+  of time, with the next run's id already in its environment and a client already
+  connected; a due job takes it and a fresh one is started for the next run. A kernel is
+  never reused between runs.
 
 One scheduler per store: two schedulers on one store would both start due jobs.
 """
@@ -34,6 +35,7 @@ log = logging.getLogger("workbench.scheduler")
 @dataclass
 class _Ready:
     km: Any
+    kc: Any
     run_id: str
 
 
@@ -47,12 +49,17 @@ class KernelPool:
 
     def _start(self, kernel: str, cwd: Path) -> _Ready:
         from workbench import run_context
-        from workbench.jobs.execution import start_kernel
+        from workbench.jobs.execution import connect_client, start_kernel, stop_kernel
         from workbench.jobs.runner import new_run_id
 
         run_id = new_run_id()
         env = {run_context.RUN_ID_ENV: run_id, run_context.RUN_DIR_ENV: str(self.store.run_dir(run_id))}
-        return _Ready(start_kernel(kernel, cwd, env), run_id)
+        km = start_kernel(kernel, cwd, env)
+        try:
+            return _Ready(km, connect_client(km), run_id)
+        except BaseException:
+            stop_kernel(km)
+            raise
 
     def warm(self, kernel: str, cwd: Path) -> None:
         with self._lock:
@@ -71,6 +78,7 @@ class KernelPool:
         with self._lock:
             ready, self._ready = list(self._ready.values()), {}
         for entry in ready:
+            entry.kc.stop_channels()
             stop_kernel(entry.km)
 
 
@@ -93,6 +101,7 @@ def run_schedule(schedule: Schedule, store: RunStore, pool: KernelPool | None = 
         retry_of=None,
         schedule=schedule.name,
         km=ready.km if ready else None,
+        kc=ready.kc if ready else None,
         run_id=ready.run_id if ready else None,
     )
     if pool:
