@@ -5,7 +5,10 @@ import sys
 
 import workbench
 
-HEAVY = ["IPython", "sklearn", "numpy", "ipyparallel", "redis", "line_profiler", "Cython", "papermill", "skops"]
+HEAVY = [
+    "IPython", "sklearn", "numpy", "pandas", "pyarrow", "ipyparallel", "redis", "line_profiler", "Cython", "papermill",
+    "skops",
+]
 
 
 def test_import_workbench_imports_no_heavy_dependency() -> None:

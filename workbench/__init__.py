@@ -40,6 +40,7 @@ _LAZY: dict[str, str] = {
     "registry": "workbench.registry",
     "acceptance": "workbench.acceptance",
     "run_gates": "workbench.acceptance:run_gates",
+    "datamart": "workbench.datamart",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "load_ipython_extension"])

@@ -37,6 +37,8 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
     ├── RunFailedError         a run that failed: reason cell_error (4), kernel_died (5), timeout (6)
     ├── RunNotFoundError       no run with that id
     └── ScheduleError          a schedule that cannot be added, found or run
+    DatamartError              a dataset that cannot be stored or read (bad input, damaged bytes)
+    └── DatasetNotFoundError   no dataset of that name, or no such version of it
     ServingError               a request the prediction server refuses (``status``: its HTTP code)
     ├── BadInputError          a body that is not the JSON a route expects (400, 415 or 422)
     ├── PayloadTooLargeError   a body or a row count beyond the server's limits (413)
@@ -272,6 +274,19 @@ class ScheduleError(JobError):
     """A schedule that cannot be added, found or run."""
 
 
+class DatamartError(WorkbenchError):
+    """A dataset that cannot be stored or read: unsupported input, or bytes that do not match
+    their recorded SHA-256."""
+
+    hint = "help(wb.datamart) says what can be stored and how versions are kept"
+
+
+class DatasetNotFoundError(DatamartError, LookupError):
+    """No dataset of that name, or no such version of it; ``name`` and ``version`` say which."""
+
+    hint = "list what exists with wb.datamart.list() or wb.datamart.versions(name), or %datamart"
+
+
 class ServingError(WorkbenchError):
     """A request the prediction server refuses; ``status`` is the HTTP status it answers with."""
 
@@ -315,6 +330,8 @@ __all__ = [
     "CompileError",
     "ConfigError",
     "CythonizeError",
+    "DatamartError",
+    "DatasetNotFoundError",
     "EquivalenceError",
     "GateFailedError",
     "HoldoutError",

@@ -12,10 +12,11 @@ def magics_classes() -> list[type]:
     """Every workbench ``Magics`` class, imported on demand."""
     from workbench.magics.acceptance import AcceptanceMagics
     from workbench.magics.cythonize import CythonizeMagics
+    from workbench.magics.datamart import DatamartMagics
     from workbench.magics.parallel import ParallelMagics
     from workbench.magics.timing import TimingMagics
 
-    return [TimingMagics, ParallelMagics, CythonizeMagics, AcceptanceMagics]
+    return [TimingMagics, ParallelMagics, CythonizeMagics, AcceptanceMagics, DatamartMagics]
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:
