@@ -13,8 +13,9 @@ import workbench as wb
 from tests.serving.conftest import TOKEN, fit_iris, iris_data, register_iris, serve_in_thread
 from workbench.errors import ModelNotFoundError
 from workbench.registry.api import default_registry
-from workbench.serving.app import ServeConfig, create_app
+from workbench.serving.app import create_app
 from workbench.serving.factory import ModelFactory
+from workbench.serving.service import ServeConfig
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 

@@ -1,7 +1,7 @@
 """The HTTP front end: a FastAPI app under ``/v1`` over a :class:`ModelFactory`.
 
-Routes only parse and call: the factory answers, :mod:`inputs` checks bodies,
-:class:`LiveMetrics` joins feedback. Every refusal is a JSON body built from a
+Routes only read the body and call :class:`PredictionService` (shared with Thrift): it
+checks rows, predicts, logs and joins feedback. Every refusal is a JSON body built from a
 :class:`ServingError` (message and hint, never a traceback, path or token).
 """
 
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,22 +21,10 @@ from starlette.exceptions import HTTPException
 from workbench.errors import BadInputError, PayloadTooLargeError, ServingError, UnauthorizedError, WorkbenchError
 from workbench.serving import schemas
 from workbench.serving.factory import ModelFactory, ServedModel
-from workbench.serving.feedback import LiveMetrics, label_text
-from workbench.serving.inputs import feedback_pairs, parse_json, prediction_rows
-from workbench.serving.metrics import ServingMetrics
+from workbench.serving.inputs import parse_json
+from workbench.serving.service import PredictionService, ServeConfig
 
 log = logging.getLogger("workbench.serving")
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    """Limits and secrets of one server: body bytes, rows per request, the write token, log size."""
-
-    token: str
-    max_body: int = 1_048_576
-    max_rows: int = 1_000
-    reload_seconds: float = 2.0
-    log_capacity: int = 100_000
 
 
 def _error_body(exc: WorkbenchError) -> dict[str, str]:
@@ -97,8 +82,8 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 
 def create_app(factory: ModelFactory, config: ServeConfig) -> FastAPI:
     """The ASGI app serving ``factory``'s models; polling starts and stops with the app's lifespan."""
-    live = LiveMetrics(config.log_capacity)
-    counters = ServingMetrics()
+    service = PredictionService(factory, config)
+    live, counters = service.live, service.counters
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -164,30 +149,11 @@ def create_app(factory: ModelFactory, config: ServeConfig) -> FastAPI:
     )
     async def predict(name: str, request: Request) -> JSONResponse:
         """Predictions (and class probabilities when the model has them) for every row, from one version."""
-        started = time.perf_counter()
-        model = version = ""
-        try:
-            served = factory.get(name)
-            model, version = served.version.name, str(served.version.version)
+        with service.observed("predict") as seen:
+            served = service.model(name, seen)
             body = await read_json(request, config.max_body)
-            rows = prediction_rows(body, served.shape, config.max_rows)
-            predictions, probabilities = await run_in_threadpool(_predict, served, rows)
-        except ServingError as exc:
-            elapsed = time.perf_counter() - started
-            counters.observe("predict", model, version, int(exc.status), elapsed, type(exc).__name__)
-            raise
-        ids = [uuid.uuid4().hex for _ in predictions]
-        live.log(model, served.version.version, zip(ids, predictions, strict=True))
-        counters.observe("predict", model, version, 200, time.perf_counter() - started)
-        return JSONResponse(
-            {
-                "model": model,
-                "version": served.version.version,
-                "predictions": predictions,
-                "probabilities": probabilities,
-                "request_ids": ids,
-            }
-        )
+            answer = await run_in_threadpool(service.predict, served, body)
+        return JSONResponse(answer)
 
     @app.post(
         "/v1/models/{name}/feedback",
@@ -197,39 +163,14 @@ def create_app(factory: ModelFactory, config: ServeConfig) -> FastAPI:
     )
     async def feedback(name: str, request: Request) -> dict[str, int]:
         """True labels for earlier request ids (needs ``Authorization: Bearer TOKEN``)."""
-        started = time.perf_counter()
-        try:
+        with service.observed("feedback") as seen:
             _check_token(request, config.token)
-            served = factory.get(name)
-            pairs = feedback_pairs(await read_json(request, config.max_body), config.max_rows)
-            _check_labels(served, pairs)
-        except ServingError as exc:
-            counters.observe("feedback", "", "", int(exc.status), time.perf_counter() - started, type(exc).__name__)
-            raise
-        result = live.feedback(served.version.name, pairs)
-        counters.observe("feedback", served.version.name, "", 200, time.perf_counter() - started)
+            served = service.model(name)
+            seen.model = served.version.name
+            result = service.feedback(served, await read_json(request, config.max_body))
         return {"accepted": result.accepted, "unknown": result.unknown, "duplicate": result.duplicate}
 
     return app
-
-
-def _predict(served: ServedModel, rows: list[list[float]]) -> tuple[list[Any], list[dict[str, float]] | None]:
-    try:
-        return served.predict(rows)
-    except (ValueError, TypeError) as exc:
-        log.warning("%s v%s refused a request: %s", served.version.name, served.version.version, exc)
-        raise BadInputError("the model refused these rows; check them against GET /v1/models/NAME") from None
-
-
-def _check_labels(served: ServedModel, pairs: list[tuple[str, Any]]) -> None:
-    """Refuse labels that are not classes of the model: a typo would silently skew the live metrics."""
-    classes = {label_text(c) for c in served.version.classes}
-    if not classes:
-        return
-    for i, (_, label) in enumerate(pairs):
-        if label_text(label) not in classes:
-            shown = ", ".join(sorted(classes)[:20])
-            raise BadInputError(f"labels[{i}] is not a class of the model; its classes are {shown}")
 
 
 def _body_schema(model: type[Any]) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 from workbench.errors import ConfigError
 from workbench.registry.api import default_registry
-from workbench.serving.app import ServeConfig, create_app
+from workbench.serving.app import create_app
 from workbench.serving.factory import ModelFactory
+from workbench.serving.service import ServeConfig
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
