@@ -94,3 +94,21 @@ def test_models_without_gates_promote_as_before(registry: Registry, strong: Any)
     assert wb.promote("churn", 1, "production").stage == "production"
     assert registry.history("churn")[-1].gate == "none"
     assert registry.gate_results("churn", 1) == []
+
+
+def test_a_challenger_passes_the_same_gates_before_it_takes_traffic(
+    capsys: pytest.CaptureFixture[str], example: Path, registry: Registry, strong: Any, weak: Any
+) -> None:
+    registry.register(strong, "cancer", stage="production")
+    registry.register(weak, "cancer")
+    code, out, err = promote(capsys, "cancer", "2", "--to", "challenger", "--weight", "0.1")
+    assert (code, out) == (1, "") and "cancer v2 fails" in err
+    assert registry.get("cancer", version=2).stage == "dev"
+    code, out, _ = promote(capsys, "cancer", "2", "--to", "challenger", "--weight", "0.1", "--force")
+    assert (code, out) == (
+        0,
+        "cancer v2 is now challenger, taking 0.1 of the traffic "
+        "(acceptance gates failed; promoted with --force, recorded in the history)\n",
+    )
+    event = registry.history("cancer")[-1]
+    assert (event.to_stage, event.gate, event.forced, event.weight) == ("challenger", "failed", True, 0.1)

@@ -226,3 +226,77 @@ def test_the_history_keeps_the_gate_outcome_and_a_forced_promotion(store: Store,
     store.promote("churn", 1, "production", gate="failed", forced=True)
     (event,) = store.history("churn")
     assert (event.to_stage, event.gate, event.forced) == ("production", "failed", True)
+
+
+def test_one_challenger_with_its_weight_in_the_history(registry: Registry, model: Any) -> None:
+    for _ in range(4):
+        registry.register(model, "churn")
+    registry.promote("churn", 1, "production")
+    registry.promote("churn", 2, "challenger", weight=0.1)
+    assert registry.store.challenger_weight("churn", 2) == 0.1
+    registry.promote("churn", 3, "challenger", weight=0.25)  # archives v2 in the same change
+    stages = {v.version: v.stage for v in registry.store.list_versions("churn")}
+    assert stages == {1: "production", 2: "archived", 3: "challenger", 4: "dev"}
+    last = registry.history("churn")[-1]
+    assert (last.version, last.to_stage, last.weight, last.replaced) == (3, "challenger", 0.25, 2)
+    assert registry.promote("churn", 3, "challenger", weight=0.5).stage == "challenger"  # a new weight only
+    assert registry.store.challenger_weight("churn", 3) == 0.5
+    assert registry.history("churn")[-1].from_stage == "challenger"
+    before = len(registry.history("churn"))
+    registry.promote("churn", 3, "challenger", weight=0.5)
+    assert len(registry.history("churn")) == before  # same weight: nothing to record
+    registry.promote("churn", 3, "production")  # the challenger wins: no challenger left
+    stages = {v.version: v.stage for v in registry.store.list_versions("churn")}
+    assert stages == {1: "archived", 2: "archived", 3: "production", 4: "dev"}
+    assert registry.history("churn")[-1].weight is None
+
+
+@pytest.mark.parametrize("weight", [None, 0, 1, 1.5, -0.1, True, "0.1", float("nan")])
+def test_a_challenger_needs_a_weight_strictly_between_0_and_1(registry: Registry, model: Any, weight: Any) -> None:
+    registry.register(model, "churn")
+    with pytest.raises(StageError, match=r"weight in \(0, 1\)"):
+        registry.promote("churn", 1, "challenger", weight=weight)
+    assert registry.store.find("churn").stage == "dev" and registry.history("churn") == []
+
+
+def test_weights_belong_to_challengers_and_production_is_never_one(registry: Registry, model: Any) -> None:
+    registry.register(model, "churn")
+    registry.register(model, "churn")
+    with pytest.raises(StageError, match="only a challenger takes a weight"):
+        registry.promote("churn", 1, "staging", weight=0.2)
+    registry.promote("churn", 1, "production")
+    with pytest.raises(StageError, match="production version"):
+        registry.promote("churn", 1, "challenger", weight=0.2)
+    with pytest.raises(StageError, match="never promoted to challenger"):
+        registry.store.challenger_weight("churn", 2)
+
+
+def test_old_history_records_without_a_weight_still_read() -> None:
+    from workbench.registry.version import PromotionEvent
+
+    old = {"version": 1, "from_stage": "dev", "to_stage": "production", "at": "t", "by": "ana", "future": 1}
+    assert PromotionEvent.from_record(old).weight is None
+
+
+def test_concurrent_challenger_promotions_leave_exactly_one(registry: Registry, model: Any) -> None:
+    for _ in range(6):
+        registry.register(model, "churn")
+    registry.promote("churn", 1, "production")
+    errors: list[BaseException] = []
+
+    def promote(number: int) -> None:
+        try:
+            registry.store.promote("churn", number, "challenger", weight=number / 10)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=promote, args=(n,)) for n in range(2, 7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    challengers = [v for v in registry.store.list_versions("churn") if v.stage == "challenger"]
+    assert len(challengers) == 1
+    (winner,) = challengers
+    assert registry.store.challenger_weight("churn", winner.version) == winner.version / 10

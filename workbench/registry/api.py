@@ -22,7 +22,7 @@ from workbench.errors import InvalidMetadataError, StoreError
 from workbench.names import validate_name
 from workbench.plugins import PluginRegistry
 from workbench.registry.formats import choose_format, get_format
-from workbench.registry.store import Store, sha256_hex
+from workbench.registry.store import Store, check_weight, sha256_hex
 from workbench.registry.version import (
     ModelSummary,
     ModelTable,
@@ -121,7 +121,10 @@ class Registry:
         otherwise the best installed format for the model's type is used.
         ``onnx=True`` also stores an ONNX rendering (extra ``onnx``), kept only if it
         predicts exactly like the model on ``eval_data``, which it then requires.
+        The datamart versions this process read (``wb.datamart.datasets_read()``) are kept
+        as the version's ``datasets``, its lineage.
         """
+        from workbench.datamart.api import datasets_read
         from workbench.registry import evaluation
 
         validate_name(name, "model name")
@@ -147,7 +150,13 @@ class Registry:
             from workbench.registry import onnx as onnx_module
 
             onnx_bytes, checked = onnx_module.convert(model, X)
-            extras["onnx"] = {"sha256": sha256_hex(onnx_bytes), "size": len(onnx_bytes), "verified_rows": checked}
+            extras["onnx"] = {
+                "sha256": sha256_hex(onnx_bytes),
+                "size": len(onnx_bytes),
+                "verified_rows": checked,
+                # whether the graph's second output is predict_proba's (a server may answer before loading the model)
+                "probabilities": hasattr(model, "predict_proba"),
+            }
             self.store.put_artifact(extras["onnx"]["sha256"], onnx_bytes)
         draft = ModelVersion(
             name=name,
@@ -166,6 +175,7 @@ class Registry:
             profile=feature_profile,
             format_info=saved.format_info,
             extra_artifacts=extras,
+            datasets=datasets_read(),
             **described,
         )
         number = self.store.add_version(name, draft.to_record(), "dev", saved.data)
@@ -216,7 +226,9 @@ class Registry:
         """Every version of ``name``, oldest first."""
         return VersionTable(self.store.versions(name))
 
-    def promote(self, name: str, version: int, stage: str, *, force: bool = False) -> ModelVersion:
+    def promote(
+        self, name: str, version: int, stage: str, *, force: bool = False, weight: float | None = None
+    ) -> ModelVersion:
         """Move a version to ``stage``; promoting to production archives the previous one.
 
         Promotion to production first runs the model's acceptance gates (declared in
@@ -224,21 +236,36 @@ class Registry:
         with :class:`GateFailedError` when they fail. ``force=True`` promotes anyway; the
         history records the gate's outcome and the bypass. Each gate run is kept with the
         version (:meth:`gate_results`).
+
+        ``stage="challenger"`` with ``weight`` (in (0, 1)) makes ``workbench serve`` send that
+        share of the model's traffic to this version (A/B); it archives the previous
+        challenger. A challenger answers real requests, so it passes the same gates first.
         """
-        return self._promote(name, version, stage, force=force)
+        return self._promote(name, version, stage, force=force, weight=weight)
 
     def _promote(
-        self, name: str, version: int, stage: str, *, force: bool = False, action: str = "promote"
+        self,
+        name: str,
+        version: int,
+        stage: str,
+        *,
+        force: bool = False,
+        action: str = "promote",
+        weight: float | None = None,
     ) -> ModelVersion:
-        if validate_stage(stage) != "production":
-            return self.store.promote(name, version, stage, action=action)
+        if validate_stage(stage) not in ("production", "challenger"):
+            return self.store.promote(name, version, stage, action=action, weight=weight)
         target = self.store.find(name, version=version)
-        if target.stage == stage:
+        if target.stage == stage and stage == "production":
             return target
+        if target.stage == "challenger" and stage == "challenger":
+            # only the weight changes: the gates judged this version when it became the challenger
+            return self.store.promote(name, version, stage, action=action, weight=weight)
         from workbench.acceptance.gates import promotion_gate
 
+        check_weight(name, version, stage, weight)  # refuse a bad weight before spending time on the gates
         outcome = promotion_gate(self, target, force=force)
-        return self.store.promote(name, version, stage, action=action, gate=outcome, forced=force)
+        return self.store.promote(name, version, stage, action=action, gate=outcome, forced=force, weight=weight)
 
     def gate_results(self, name: str, version: int) -> list[dict[str, Any]]:
         """Every acceptance gate run of a version (plain JSON reports), oldest first."""
@@ -305,12 +332,13 @@ def model_versions(name: str) -> VersionTable:
     return default_registry().model_versions(name)
 
 
-def promote(name: str, version: int, stage: str, *, force: bool = False) -> ModelVersion:
-    """Move ``version`` of ``name`` to ``stage``; production first passes the acceptance gates.
+def promote(name: str, version: int, stage: str, *, force: bool = False, weight: float | None = None) -> ModelVersion:
+    """Move ``version`` of ``name`` to ``stage``; production and challenger first pass the acceptance gates.
 
-    See :meth:`Registry.promote`; ``force=True`` promotes past failing gates, recorded in the history.
+    See :meth:`Registry.promote`; ``force=True`` promotes past failing gates, recorded in the history;
+    ``weight`` is a challenger's share of traffic.
     """
-    return default_registry().promote(name, version, stage, force=force)
+    return default_registry().promote(name, version, stage, force=force, weight=weight)
 
 
 def rollback(name: str) -> ModelVersion:

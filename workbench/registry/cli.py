@@ -16,6 +16,13 @@ def _registry() -> Any:
 
 def _models(args: argparse.Namespace) -> int:
     registry = _registry()
+    if args.version is not None:
+        if not args.name:
+            from workbench.errors import ModelNotFoundError
+
+            raise ModelNotFoundError("--version needs a model name: workbench models NAME --version N")
+        print(registry.get(args.name, version=args.version))
+        return 0
     table = registry.model_versions(args.name) if args.name else registry.models()
     print(table if table else "no models registered")
     return 0
@@ -23,14 +30,19 @@ def _models(args: argparse.Namespace) -> int:
 
 def _promote(args: argparse.Namespace) -> int:
     registry = _registry()
-    version = registry.promote(args.name, args.version, args.to, force=args.force)
-    last = registry.history(version.name)[-1] if args.to == "production" else None
+    version = registry.promote(args.name, args.version, args.to, force=args.force, weight=args.weight)
+    last = registry.history(version.name)[-1] if args.to in ("production", "challenger") else None
+    moved = f"{version.name} v{version.version} is now {version.stage}{_share(args)}"
     if last is not None and last.version == version.version and last.gate not in (None, "none"):
         forced = "; promoted with --force, recorded in the history" if last.forced and last.gate != "passed" else ""
-        print(f"{version.name} v{version.version} is now {version.stage} (acceptance gates {last.gate}{forced})")
+        print(f"{moved} (acceptance gates {last.gate}{forced})")
     else:
-        print(f"{version.name} v{version.version} is now {version.stage}")
+        print(moved)
     return 0
+
+
+def _share(args: argparse.Namespace) -> str:
+    return f", taking {args.weight:g} of the traffic" if args.to == "challenger" else ""
 
 
 def _rollback(args: argparse.Namespace) -> int:
@@ -59,6 +71,7 @@ def add_commands(subparsers: Any) -> None:
     """Add the registry's subcommands to the ``workbench`` parser."""
     models = subparsers.add_parser("models", help="list models, or the versions of one model")
     models.add_argument("name", nargs="?", help="a model name: list its versions")
+    models.add_argument("--version", type=int, help="show this version of the model in detail (metrics, lineage)")
     models.set_defaults(func=_models)
 
     promote = subparsers.add_parser("promote", help="move a model version to another stage")
@@ -67,6 +80,9 @@ def add_commands(subparsers: Any) -> None:
     promote.add_argument("--to", required=True, choices=STAGES, help="the new stage")
     promote.add_argument(
         "--force", action="store_true", help="promote to production even if the acceptance gates fail (recorded)"
+    )
+    promote.add_argument(
+        "--weight", type=float, help="with --to challenger: the share of traffic in (0, 1) the challenger answers"
     )
     promote.set_defaults(func=_promote)
 

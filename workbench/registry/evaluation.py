@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 PROFILE_QUANTILES: tuple[float, ...] = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
+DRIFT_BIN_LEVELS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+"""Quantiles of the evaluation data used as interior bin edges for drift (PSI) checks."""
 
 
 def _plain(value: Any) -> Any:
@@ -80,10 +82,12 @@ def evaluate(model: Any, X: Any, y: Any) -> tuple[dict[str, float], dict[str, An
 
 
 def profile(X: Any, feature_names: list[str]) -> dict[str, Any]:
-    """Per-feature quantiles, mean, standard deviation and missing share of numeric columns.
+    """Per-feature quantiles, mean, standard deviation, missing share and drift bins of numeric columns.
 
     Non-numeric columns are listed under ``skipped``; the quantile levels are stored with
-    the profile so a reader never has to guess them.
+    the profile so a reader never has to guess them. ``bins`` (interior decile ``edges``
+    and the ``shares`` of finite rows between them) is the reference of the serving
+    side's PSI (:mod:`workbench.serving.drift`); profiles written before it lack it.
     """
     import numpy as np
 
@@ -103,11 +107,16 @@ def profile(X: Any, feature_names: list[str]) -> dict[str, Any]:
         if finite.size == 0:
             skipped.append(name)
             continue
+        # bins for PSI: unique decile edges, and the share of finite rows in each bin counted the
+        # way live rows are counted (edges[i-1] <= x < edges[i]), so ties do not skew the shares
+        edges = np.unique(np.quantile(finite, DRIFT_BIN_LEVELS))
+        counts = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=edges.size + 1)
         features[name] = {
             "quantiles": [float(q) for q in np.quantile(finite, PROFILE_QUANTILES)],
             "mean": float(finite.mean()),
             "std": float(finite.std()),
             "missing": float(1 - finite.size / column.size),
+            "bins": {"edges": [float(e) for e in edges], "shares": [float(c) for c in counts / finite.size]},
         }
     return {
         "levels": list(PROFILE_QUANTILES),
@@ -117,4 +126,4 @@ def profile(X: Any, feature_names: list[str]) -> dict[str, Any]:
     }
 
 
-__all__ = ["PROFILE_QUANTILES", "describe", "evaluate", "profile"]
+__all__ = ["DRIFT_BIN_LEVELS", "PROFILE_QUANTILES", "describe", "evaluate", "profile"]

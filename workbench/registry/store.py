@@ -199,6 +199,7 @@ class Store(ABC):
         action: str = "promote",
         gate: str | None = None,
         forced: bool = False,
+        weight: float | None = None,
     ) -> ModelVersion:
         """Move ``version`` of ``name`` to ``stage``; a previous production version is archived.
 
@@ -206,21 +207,35 @@ class Store(ABC):
         meanwhile, and is retried on a fresh read otherwise. ``gate`` (the acceptance
         outcome: passed, failed, error, none) and ``forced`` are kept in the history; the
         gate itself runs above the store, in :meth:`Registry.promote`.
+
+        ``challenger`` takes ``weight``, the share of traffic in (0, 1) it gets when served
+        (:class:`StageError` without it, outside it, or with another stage). A model has at
+        most one challenger: promoting another archives the previous one in the same
+        change. Promoting the current challenger again changes only its weight. The
+        production version cannot become the challenger.
         """
         validate_stage(stage)
+        weight = check_weight(name, version, stage, weight)
         for _ in range(_MAX_STAGE_ATTEMPTS):
             target = self.find(name, version=version)
-            if target.stage == stage:
+            if target.stage == stage and (stage != "challenger" or self.challenger_weight(name, version) == weight):
                 return target
+            if stage == "challenger" and target.stage == "production":
+                raise StageError(
+                    f"{name} v{version} is the production version; it cannot also be the challenger",
+                    hint=f"promote another version with `workbench promote {name} VERSION --to challenger`",
+                    model=name,
+                    version=version,
+                )
             expected = {target.version: target.stage}
-            changes = {target.version: stage}
+            changes = {target.version: stage} if target.stage != stage else {}
             replaced = None
-            if stage == "production":
+            if stage in ("production", "challenger"):
                 # Every version's stage is part of the expectation: any of them could have
-                # become production since this read, and then this change must not apply.
+                # become production (or challenger) since this read, and then this change must not apply.
                 for current in self.list_versions(name):
                     expected[current.version] = current.stage
-                    if current.stage == "production":
+                    if current.version != target.version and current.stage == stage:
                         changes[current.version] = "archived"
                         replaced = current.version
             event = PromotionEvent(
@@ -233,6 +248,7 @@ class Store(ABC):
                 replaced=replaced,
                 gate=gate,
                 forced=forced,
+                weight=weight,
             )
             if self.apply_stages(name, expected, changes, event):
                 return target.with_stage(stage)
@@ -242,6 +258,16 @@ class Store(ABC):
             model=name,
             version=version,
         )
+
+    def challenger_weight(self, name: str, version: int) -> float:
+        """The traffic share of ``version`` as challenger: the weight of the newest event that made it one.
+
+        Raises :class:`StageError` when the history never moved that version to challenger.
+        """
+        for event in reversed(self.history(name)):
+            if event.version == version and event.to_stage == "challenger" and event.weight is not None:
+                return float(event.weight)
+        raise StageError(f"{name} v{version} was never promoted to challenger", model=name, version=version)
 
     def rollback(self, name: str) -> ModelVersion:
         """Put back in production the version that the current production version replaced.
@@ -263,4 +289,20 @@ class Store(ABC):
         )
 
 
-__all__ = ["SCHEMA_VERSION", "Store", "check_digest", "current_user", "sha256_hex"]
+def check_weight(name: str, version: int, stage: str, weight: object) -> float | None:
+    """``weight`` as a float when ``stage`` is challenger and it lies in (0, 1); ``None`` for other stages."""
+    if stage != "challenger":
+        if weight is not None:
+            raise StageError(f"only a challenger takes a weight, not {stage}", model=name, version=version)
+        return None
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < 1:
+        raise StageError(
+            f"a challenger needs a weight in (0, 1), its share of traffic, not {weight!r}",
+            hint=f"`workbench promote {name} {version} --to challenger --weight 0.1`",
+            model=name,
+            version=version,
+        )
+    return float(weight)
+
+
+__all__ = ["SCHEMA_VERSION", "Store", "check_digest", "check_weight", "current_user", "sha256_hex"]

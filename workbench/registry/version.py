@@ -16,7 +16,7 @@ from typing import Any
 
 from workbench.errors import StageError
 
-STAGES: tuple[str, ...] = ("dev", "staging", "production", "archived")
+STAGES: tuple[str, ...] = ("dev", "staging", "challenger", "production", "archived")
 
 
 def validate_stage(stage: object) -> str:
@@ -40,7 +40,8 @@ class ModelVersion:
     quantiles for later drift checks; ``format_info`` what the format needs to load the
     artifact safely (for skops, the exact list of types trusted at registration);
     ``extra_artifacts`` other verified renderings of the model (``onnx``: digest, size,
-    rows on which its predictions were checked).
+    rows on which its predictions were checked); ``datasets`` the datamart versions read by
+    the process that registered it (``name``, ``version``), its lineage.
     """
 
     name: str
@@ -62,6 +63,7 @@ class ModelVersion:
     profile: dict[str, Any] = field(default_factory=dict)
     format_info: dict[str, Any] = field(default_factory=dict)
     extra_artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    datasets: list[dict[str, str]] = field(default_factory=list)
 
     def to_record(self) -> dict[str, Any]:
         """The fields a store keeps as metadata: everything but name, version and stage."""
@@ -100,6 +102,9 @@ class ModelVersion:
             rows.append(("tags", ", ".join(f"{k}={v}" for k, v in sorted(self.tags.items()))))
         if self.run_id:
             rows.append(("run", self.run_id))
+        if self.datasets:
+            refs = (f"{d.get('name')}@{d.get('version')}" if isinstance(d, Mapping) else str(d) for d in self.datasets)
+            rows.append(("datasets", _shorten(", ".join(refs))))
         return rows
 
     def __str__(self) -> str:
@@ -119,9 +124,12 @@ class PromotionEvent:
     """One stage change in a model's history: who moved which version, when, from and to.
 
     ``replaced`` is the version that was in production before a promotion to production
-    (it was archived by the same change); rollback uses it to go back. ``gate`` is the
-    acceptance outcome of a promotion to production (passed, failed, error, or none when
+    (it was archived by the same change), or the challenger a new challenger archived;
+    rollback uses it to go back. ``gate`` is the
+    acceptance outcome of a promotion to production or challenger (passed, failed, error, or none when
     no gates are declared) and ``forced`` says the promotion was made with ``force``.
+    ``weight`` is the share of traffic given to a version moved to ``challenger`` (A/B
+    serving); the newest such event of the current challenger sets its weight.
     """
 
     version: int
@@ -133,6 +141,7 @@ class PromotionEvent:
     replaced: int | None = None
     gate: str | None = None
     forced: bool = False
+    weight: float | None = None
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
