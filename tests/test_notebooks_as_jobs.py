@@ -14,6 +14,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "01-timing": {"n_estimators": 10},
     "02-cython": {},
     "03-parallel": {},
+    "04-features": {"cv": 2, "top": 5},
     "train": {"model": "forest", "n_estimators": 20, "model_name": "job-test"},
 }
 

@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     "acceptance": "workbench.acceptance",
     "run_gates": "workbench.acceptance:run_gates",
     "datamart": "workbench.datamart",
+    "features": "workbench.features",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "load_ipython_extension"])

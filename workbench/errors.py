@@ -39,6 +39,7 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
     └── ScheduleError          a schedule that cannot be added, found or run
     DatamartError              a dataset that cannot be stored or read (bad input, damaged bytes)
     └── DatasetNotFoundError   no dataset of that name, or no such version of it
+    FeatureError               data or options the feature toolkit cannot rank or select with
     ServingError               a request the prediction server refuses (``status``: its HTTP code)
     ├── BadInputError          a body that is not the JSON a route expects (400, 415 or 422)
     ├── PayloadTooLargeError   a body or a row count beyond the server's limits (413)
@@ -287,6 +288,13 @@ class DatasetNotFoundError(DatamartError, LookupError):
     hint = "list what exists with wb.datamart.list() or wb.datamart.versions(name), or %datamart"
 
 
+class FeatureError(WorkbenchError, ValueError):
+    """Data or options that ``wb.features`` cannot rank or select with (missing values, lengths
+    that differ, a ``k`` out of range, an unknown method, labels that are not classes)."""
+
+    hint = "help(wb.features.rank) and help(wb.features.select) say what they take"
+
+
 class ServingError(WorkbenchError):
     """A request the prediction server refuses; ``status`` is the HTTP status it answers with."""
 
@@ -333,6 +341,7 @@ __all__ = [
     "DatamartError",
     "DatasetNotFoundError",
     "EquivalenceError",
+    "FeatureError",
     "GateFailedError",
     "HoldoutError",
     "IntegrityError",

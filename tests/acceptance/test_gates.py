@@ -61,8 +61,8 @@ def test_shared_settings_and_criteria(tmp_path: Path) -> None:
 def test_holdout_sources(tmp_path: Path) -> None:
     X, y = read_source("sklearn:wine", root=tmp_path)
     assert X.shape == (178, 13)
-    with pytest.raises(HoldoutError, match="datamarts are not available yet"):
-        read_source("datamart:churn@3", root=tmp_path)
+    with pytest.raises(HoldoutError, match="no dataset named 'churn'"):
+        read_source("datamart:churn@3", root=tmp_path, target="label")
     with pytest.raises(HoldoutError, match="not a dataset bundled with scikit-learn"):
         read_source("sklearn:mnist", root=tmp_path)
     with pytest.raises(HoldoutError, match="cannot tell what holdout"):

@@ -7,7 +7,8 @@ Sources, as written in a gate's ``holdout``:
 - a ``.csv`` or ``.parquet`` path (relative to the project's ``pyproject.toml``) whose
   ``target`` column holds the labels;
 - ``package.module:function`` returning ``(X, y)``; the project folder is importable;
-- ``datamart:NAME@VERSION`` is reserved for the datamart, which does not exist yet.
+- ``datamart:NAME@VERSION`` (or ``datamart:NAME``, the newest version) a dataset of the
+  configured datamart whose ``target`` column holds the labels.
 
 The hash is of the data, not of a file: column names, shape and values, so re-saving
 the same table keeps it, and any changed cell changes it.
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.acceptance.config import GateConfig
-from workbench.errors import HoldoutError, MissingDependencyError
+from workbench.errors import DatamartError, HoldoutError, InvalidNameError, MissingDependencyError, StoreError
 
 BUNDLED = ("breast_cancer", "iris", "wine", "digits")
 _FUNCTION = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
@@ -119,13 +120,29 @@ def _function(spec: str, root: Path) -> tuple[Any, Any]:
     return result
 
 
+def _datamart(spec: str, target: str | None, source: str) -> tuple[Any, Any]:
+    from workbench import datamart
+
+    if target is None:
+        raise HoldoutError(f"holdout {source} is a table: name its label column with target = '...'")
+    name, at, version = spec.partition("@")
+    if at and not version:
+        raise HoldoutError(f"holdout {source} names no version after '@'", hint="write datamart:NAME@VERSION")
+    try:
+        frame = datamart.get(name, version or None)
+    except (DatamartError, InvalidNameError, StoreError) as exc:
+        raise HoldoutError(f"cannot read holdout {source}: {exc.message}", hint=exc.hint or None) from exc
+    if target not in frame.columns:
+        raise HoldoutError(
+            f"holdout {source} has no column {target!r}; its columns: {', '.join(map(str, frame.columns))}"
+        )
+    return frame.drop(columns=[target]), frame[target]
+
+
 def read_source(source: str, *, root: Path, target: str | None = None) -> tuple[Any, Any]:
     """``(X, y)`` of a holdout source (see the module docstring for the forms it takes)."""
     if source.startswith("datamart:"):
-        raise HoldoutError(
-            f"holdout {source}: datamarts are not available yet",
-            hint="use sklearn:NAME, a CSV/Parquet file with a target column, or pkg.module:function",
-        )
+        return _datamart(source.removeprefix("datamart:"), target, source)
     if source.startswith("sklearn:"):
         return _bundled(source.removeprefix("sklearn:"))
     path = Path(source)

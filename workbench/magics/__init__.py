@@ -13,10 +13,18 @@ def magics_classes() -> list[type]:
     from workbench.magics.acceptance import AcceptanceMagics
     from workbench.magics.cythonize import CythonizeMagics
     from workbench.magics.datamart import DatamartMagics
+    from workbench.magics.features import FeaturesMagics
     from workbench.magics.parallel import ParallelMagics
     from workbench.magics.timing import TimingMagics
 
-    return [TimingMagics, ParallelMagics, CythonizeMagics, AcceptanceMagics, DatamartMagics]
+    return [
+        TimingMagics,
+        ParallelMagics,
+        CythonizeMagics,
+        AcceptanceMagics,
+        DatamartMagics,
+        FeaturesMagics,
+    ]
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:

@@ -1,0 +1,57 @@
+"""``%features X y`` in a real IPython shell."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from workbench.errors import FeatureError
+from workbench.features import Ranking
+
+
+@pytest.fixture
+def shell(signal: tuple[pd.DataFrame, Any]) -> Iterator[InteractiveShell]:
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "workbench")
+    ip.user_ns["X"], ip.user_ns["y"] = signal
+    yield ip
+    InteractiveShell.clear_instance()
+
+
+def test_features_shows_and_returns_the_ranking(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    ranking = shell.run_line_magic("features", "X y --methods tree,mutual_info --cv 3 --top 2 --seed 4 -o")
+    assert isinstance(ranking, Ranking)
+    assert ranking.methods == ("tree", "mutual_info") and (ranking.cv, ranking.top_k, ranking.random_state) == (3, 2, 4)
+    assert ranking.top(1) == ["signal"]
+    out = capsys.readouterr().out
+    assert "top 2 of 6 features, mean of 3 folds, seed 4" in out and "signal" in out
+    assert shell.run_line_magic("features", "X y --methods mutual_info --cv 2 -q") is None
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("X", "the following arguments are required: y"),
+        ("X nope", "no labels named 'nope'"),
+        ("X y --methods tree,shap", "unknown: shap"),
+        ("X y --methods ,", "none given"),
+        ("X y --cv 1", "--cv must be at least 2"),
+        ("X y --top many", "--top takes a whole number"),
+        ("X y --bogus", "unrecognized arguments"),
+    ],
+)
+def test_bad_usage_is_a_usage_error(shell: InteractiveShell, line: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        shell.run_line_magic("features", line)
+
+
+def test_bad_data_raises_the_feature_error(shell: InteractiveShell) -> None:
+    shell.user_ns["short"] = shell.user_ns["y"][:-1]
+    with pytest.raises(FeatureError, match="rows but y has"):
+        shell.run_line_magic("features", "X short --methods mutual_info")
