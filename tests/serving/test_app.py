@@ -128,15 +128,17 @@ def test_feedback_needs_the_token_and_gives_live_metrics(iris: httpx.Client) -> 
     assert refused.status_code == 422 and "classes are 0, 1, 2" in refused.json()["message"]
     result = iris.post("/v1/models/iris/feedback", json=body, headers=AUTH).json()
     assert result == {"accepted": len(y), "unknown": 0, "duplicate": 0}
-    live = iris.get("/v1/models/iris").json()["live"]["1"]
-    assert live["precision_macro"] == pytest.approx(
+    (live,) = iris.get("/v1/models/iris").json()["live"]
+    assert (live["version"], live["arm"], live["n"]) == (1, "production", len(y))
+    assert live["precision"] == pytest.approx(
         precision_score(labels, answered["predictions"], average="macro", zero_division=0), abs=1e-12
     )
-    assert live["recall_macro"] == pytest.approx(
+    assert live["recall"] == pytest.approx(
         recall_score(labels, answered["predictions"], average="macro", zero_division=0), abs=1e-12
     )
     metrics = iris.get("/metrics").text
-    assert f'workbench_live_precision_macro{{model="iris",version="1"}} {live["precision_macro"]!r}' in metrics
+    labels_text = 'model="iris",version="1",arm="production"'
+    assert f"workbench_live_precision_macro{{{labels_text}}} {live['precision']!r}" in metrics
     assert 'workbench_predict_seconds_count{model="iris",version="1"} 1' in metrics
 
 

@@ -69,7 +69,7 @@ def test_a_generated_token_is_printed_once_and_guards_feedback(tmp_path: Path, i
             "/v1/models/iris/feedback", json=body, headers={"authorization": f"Bearer {token}"}
         )
         assert accepted.json() == {"accepted": 1, "unknown": 0, "duplicate": 0}
-        assert 'workbench_live_feedback_total{model="iris",version="1"} 1' in server.client.get("/metrics").text
+        assert 'workbench_feedback_total{model="iris",result="accepted"} 1' in server.client.get("/metrics").text
     finally:
         server.stop()
     assert token not in server.stderr.read_text()
@@ -97,11 +97,23 @@ def test_every_flag_reaches_serve(monkeypatch: pytest.MonkeyPatch) -> None:
         "3",
         "--reload-seconds",
         "0.5",
+        "--thrift-port",
+        "9091",
+        "--workers",
+        "3",
     ]
     assert cli.main(argv) == 0
     assert seen == {
         "args": ("::1", 9001),
-        "kwargs": {"models": ["a", "b"], "token": "T", "max_body": 10, "max_rows": 3, "reload_seconds": 0.5},
+        "kwargs": {
+            "models": ["a", "b"],
+            "token": "T",
+            "max_body": 10,
+            "max_rows": 3,
+            "reload_seconds": 0.5,
+            "thrift_port": 9091,
+            "workers": 3,
+        },
     }
     assert cli.main(["serve"]) == 0
     assert seen["args"] == ("127.0.0.1", 8000)

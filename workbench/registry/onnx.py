@@ -7,6 +7,7 @@ hold a computation graph and no code, so loading one after its SHA-256 check is 
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from workbench.errors import MissingDependencyError, RegistryError
@@ -14,10 +15,13 @@ from workbench.errors import MissingDependencyError, RegistryError
 INSTALL_HINT = "pip install 'workbench[onnx]'"
 
 
-def _require() -> tuple[Any, Any]:
+def _require(*, export: bool = True) -> tuple[Any, Any]:
+    """skl2onnx (``None`` unless ``export``: running a graph needs only onnxruntime, which imports faster) and
+    onnxruntime."""
     try:
         import onnxruntime
-        import skl2onnx
+
+        skl2onnx = importlib.import_module("skl2onnx") if export else None
     except ImportError as exc:
         raise MissingDependencyError(
             f"ONNX export needs skl2onnx and onnxruntime ({exc.name} is missing)", hint=INSTALL_HINT
@@ -25,10 +29,20 @@ def _require() -> tuple[Any, Any]:
     return skl2onnx, onnxruntime
 
 
-def session(data: bytes) -> Any:
-    """An ``onnxruntime.InferenceSession`` on the CPU for verified ONNX bytes."""
-    _, onnxruntime = _require()
-    return onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+def session(data: bytes, *, threads: int | None = None) -> Any:
+    """An ``onnxruntime.InferenceSession`` on the CPU for verified ONNX bytes.
+
+    ``threads`` caps the threads one call may use (a server running requests side by side
+    wants 1: more only contend for the same cores); ``None`` leaves onnxruntime's default.
+    """
+    _, onnxruntime = _require(export=False)
+    options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = threads
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
 def predict_labels(inference: Any, X: Any) -> Any:
@@ -50,7 +64,9 @@ def convert(model: Any, X: Any) -> tuple[bytes, int]:
     skl2onnx, _ = _require()
     sample = np.asarray(X, dtype=np.float32)
     try:
-        data = skl2onnx.to_onnx(model, sample[:1]).SerializeToString()
+        # probabilities as a plain float tensor (in ``classes_`` order), not ZipMap's list of maps
+        options = {"zipmap": False} if getattr(model, "classes_", None) is not None else None
+        data = skl2onnx.to_onnx(model, sample[:1], options=options).SerializeToString()
     except Exception as exc:  # skl2onnx raises many unrelated types for "cannot convert"
         raise RegistryError(
             f"skl2onnx cannot convert {type(model).__name__}: {exc}", hint="register it without onnx=True"

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
+from functools import partial
 from typing import Any
 
-from fastapi import FastAPI, Request
+import orjson
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -22,6 +26,9 @@ from workbench.errors import BadInputError, PayloadTooLargeError, ServingError, 
 from workbench.serving import schemas
 from workbench.serving.factory import ModelFactory, ServedModel
 from workbench.serving.inputs import parse_json
+from workbench.serving.metrics import LiveFigures
+from workbench.serving.predlog import LiveReport
+from workbench.serving.routing import Route
 from workbench.serving.service import PredictionService, ServeConfig
 
 log = logging.getLogger("workbench.serving")
@@ -71,6 +78,7 @@ def _describe(served: ServedModel) -> dict[str, Any]:
         "feature_names": list(served.shape.feature_names),
         "classes": v.classes,
         "handles_missing_values": served.shape.allow_nan,
+        "engine": served.engine.name,
         "metrics": v.metrics,
     }
 
@@ -80,10 +88,14 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(factory: ModelFactory, config: ServeConfig) -> FastAPI:
-    """The ASGI app serving ``factory``'s models; polling starts and stops with the app's lifespan."""
-    service = PredictionService(factory, config)
-    live, counters = service.live, service.counters
+def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionService | None = None) -> FastAPI:
+    """The ASGI app serving ``factory``'s models; polling starts and stops with the app's lifespan.
+
+    Pass ``service`` to share it (its prediction log, live metrics and counters) with another front end.
+    """
+    owned = service is None
+    service = service or PredictionService(factory, config)
+    counters = service.counters
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,6 +104,8 @@ def create_app(factory: ModelFactory, config: ServeConfig) -> FastAPI:
             yield
         finally:
             factory.stop()
+            # buffered predictions are written before the process ends (a shared service is closed by its owner)
+            await run_in_threadpool(_close if owned else _flush, service)
 
     app = FastAPI(title="workbench serving", version="1", lifespan=lifespan)
 
@@ -113,13 +127,14 @@ def create_app(factory: ModelFactory, config: ServeConfig) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        """Liveness, and how many models are served."""
-        return {"status": "ok", "models": len(factory.served())}
+        """Liveness, how many models are served, and the id of the server process that answered."""
+        return {"status": "ok", "models": len(factory.served()), "pid": os.getpid()}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
-        """Prometheus text: requests, errors, predict latency, live precision/recall per version."""
-        return PlainTextResponse(counters.render(live.reports()), media_type="text/plain; version=0.0.4")
+        """Prometheus text: requests, errors, latency, live precision/recall/F1 per version and arm, drift."""
+        figures = await run_in_threadpool(_live_figures, service)
+        return PlainTextResponse(counters.render(figures), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:
@@ -128,32 +143,44 @@ def create_app(factory: ModelFactory, config: ServeConfig) -> FastAPI:
 
     @app.get("/v1/models/{name}", responses=_REFUSALS)
     async def show_model(name: str) -> dict[str, Any]:
-        """The served version, every registered version with its stage and offline metrics, live metrics."""
-        served = factory.get(name)
+        """The served versions, every registered version with its stage and offline metrics, live figures.
+
+        ``live`` (per version and arm), ``traffic`` (last minute) and ``drift`` (PSI per
+        feature, per served version) are ``null`` with ``live_error`` set while the
+        prediction log cannot be read.
+        """
+        route = service.route(name)
         versions = await run_in_threadpool(factory.registry.store.list_versions, name)
-        reports = live.reports(name)
         return {
-            **_describe(served),
+            **_describe(route.production),
+            "challenger": (
+                {**_describe(route.challenger), "weight": route.weight} if route.challenger is not None else None
+            ),
             "versions": [
                 {"version": v.version, "stage": v.stage, "created_at": v.created_at, "metrics": v.metrics}
                 for v in versions
             ],
-            "live": {str(version): report for (_, version), report in reports.items()},
+            **await run_in_threadpool(_live_detail, service, route),
         }
 
     @app.post(
         "/v1/models/{name}/predict",
         response_model=schemas.PredictResponse,
         responses=_REFUSALS,
-        openapi_extra={"requestBody": _body_schema(schemas.PredictRequest)},
+        openapi_extra={"requestBody": _body_schema(schemas.PredictRequest), "parameters": [_NAME_PARAMETER]},
     )
-    async def predict(name: str, request: Request) -> JSONResponse:
+    async def predict(request: Request) -> Response:
         """Predictions (and class probabilities when the model has them) for every row, from one version."""
+        # the name is read from the path, not declared: FastAPI's per-request parameter solving
+        # would cost about a quarter of a single-row prediction
         with service.observed("predict") as seen:
-            served = service.model(name, seen)
+            route = service.route(request.path_params["name"], seen)
             body = await read_json(request, config.max_body)
-            answer = await run_in_threadpool(service.predict, served, body)
-        return JSONResponse(answer)
+            key = request.headers.get("x-routing-key")
+            call = partial(service.predict, route, body, routing_key=key, seen=seen)
+            # ONNX Runtime answers sooner than a hop to a worker thread; scikit-learn may take milliseconds
+            answer = call() if all(served.inline for _, served in route.arms()) else await run_in_threadpool(call)
+        return Response(orjson.dumps(answer), media_type="application/json")
 
     @app.post(
         "/v1/models/{name}/feedback",
@@ -171,6 +198,51 @@ def create_app(factory: ModelFactory, config: ServeConfig) -> FastAPI:
         return {"accepted": result.accepted, "unknown": result.unknown, "duplicate": result.duplicate}
 
     return app
+
+
+def _close(service: PredictionService) -> None:
+    service.close()
+
+
+def _flush(service: PredictionService) -> None:
+    try:
+        service.writer.flush()
+    except WorkbenchError as exc:
+        log.error("prediction log: buffered predictions not written at shutdown: %s", exc)
+
+
+def _live_figures(service: PredictionService) -> LiveFigures:
+    """The prediction log's figures for ``/metrics``; what cannot be read is left out and flagged, never zeroed."""
+    reports: list[LiveReport] | None = None
+    feedback: dict[tuple[str, str], int] | None = None
+    drift: dict[tuple[str, int], dict[str, float]] = {}
+    try:
+        reports = service.log.live()
+        feedback = service.log.feedback_counts()
+        for route in service.factory.routes():
+            for _, served in route.arms():
+                drift[(route.name, served.version.version)] = service.log.drift(route.name, served.version.version)
+    except WorkbenchError as exc:
+        log.warning("/metrics: the prediction log could not be read: %s", exc)
+    return LiveFigures(service.writer.stats(), reports, feedback, drift)
+
+
+def _live_detail(service: PredictionService, route: Route) -> dict[str, Any]:
+    try:
+        return {
+            "live": [asdict(r) for r in service.log.live(route.name)],
+            "traffic": [asdict(r) for r in service.log.traffic(route.name)],
+            "drift": {
+                str(served.version.version): service.log.drift(route.name, served.version.version)
+                for _, served in route.arms()
+            },
+        }
+    except WorkbenchError as exc:
+        log.warning("/v1/models/%s: the prediction log could not be read: %s", route.name, exc)
+        return {"live": None, "traffic": None, "drift": None, "live_error": "the prediction log could not be read"}
+
+
+_NAME_PARAMETER = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "title": "Name"}}
 
 
 def _body_schema(model: type[Any]) -> dict[str, Any]:

@@ -18,6 +18,8 @@ def _serve(args: argparse.Namespace) -> int:
         max_body=args.max_body,
         max_rows=args.max_rows,
         reload_seconds=args.reload_seconds,
+        thrift_port=args.thrift_port,
+        workers=args.workers,
     )
     return 0
 
@@ -39,5 +41,18 @@ def add_commands(subparsers: Any) -> None:
         default=2.0,
         metavar="S",
         help="how often to look for a newly promoted version (0: never)",
+    )
+    serve.add_argument(
+        "--thrift-port",
+        type=int,
+        metavar="PORT",
+        help="also serve the Thrift Predictor service (workbench.thrift) on this port (0 picks a free one)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port, each with its own copy of the models (default 1)",
     )
     serve.set_defaults(func=_serve)

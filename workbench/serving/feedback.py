@@ -1,27 +1,14 @@
-"""The prediction log and live precision/recall from feedback labels joined to it.
+"""Scoring feedback: confusion counts, macro precision/recall/F1, and label comparison as text.
 
-Both live in the server process's memory: a restart forgets them, and with several
-server processes each one only knows its own predictions (feedback must reach the
-process that answered). The log keeps the newest ``capacity`` predictions; feedback for
-an older or unknown request id is counted as unknown and otherwise ignored. Each
-request id is scored once; repeated feedback for it counts as a duplicate.
+The prediction log (:mod:`workbench.serving.predlog`) keeps predictions and the labels
+joined to them; this module only turns ``(true label, predicted label)`` pairs into the
+figures a live report shows, the way scikit-learn would.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-
-@dataclass
-class _Logged:
-    name: str
-    version: int
-    prediction: Any
-    labelled: bool = False
 
 
 @dataclass
@@ -45,25 +32,34 @@ class Confusion:
             self.fn[truth] += 1
 
     def report(self) -> dict[str, Any]:
-        """Per-class precision and recall, and their macro averages over the labels seen.
+        """Per-class precision, recall and F1, and their macro averages over the labels seen.
 
-        Equal to ``sklearn.metrics.precision_score`` / ``recall_score`` with
+        Equal to ``sklearn.metrics.precision_score`` / ``recall_score`` / ``f1_score`` with
         ``average=None`` or ``"macro"`` and ``zero_division=0`` on the same pairs.
         """
         labels = sorted(self.tp)
         precision = {c: _ratio(self.tp[c], self.tp[c] + self.fp[c]) for c in labels}
         recall = {c: _ratio(self.tp[c], self.tp[c] + self.fn[c]) for c in labels}
+        # 2tp / (2tp + fp + fn) is the harmonic mean of precision and recall, and 0 where sklearn's is
+        f1 = {c: _ratio(2 * self.tp[c], 2 * self.tp[c] + self.fp[c] + self.fn[c]) for c in labels}
         return {
             "n": self.n,
             "precision": precision,
             "recall": recall,
-            "precision_macro": sum(precision.values()) / len(labels) if labels else 0.0,
-            "recall_macro": sum(recall.values()) / len(labels) if labels else 0.0,
+            "f1": f1,
+            "precision_macro": _mean(precision.values()),
+            "recall_macro": _mean(recall.values()),
+            "f1_macro": _mean(f1.values()),
         }
 
 
 def _ratio(num: int, den: int) -> float:
     return num / den if den else 0.0
+
+
+def _mean(values: Any) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
 
 
 @dataclass(frozen=True)
@@ -75,55 +71,13 @@ class FeedbackResult:
     duplicate: int
 
 
-class LiveMetrics:
-    """A bounded log of predictions and the confusion counts of each (model, version) from feedback."""
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self.capacity = capacity
-        self._log: OrderedDict[str, _Logged] = OrderedDict()
-        self._confusion: dict[tuple[str, int], Confusion] = {}
-        self._lock = threading.Lock()
-
-    def log(self, name: str, version: int, pairs: Iterable[tuple[str, Any]]) -> None:
-        """Remember ``(request_id, prediction)`` pairs answered by ``version`` of ``name``."""
-        with self._lock:
-            for request_id, prediction in pairs:
-                self._log[request_id] = _Logged(name, version, prediction)
-            while len(self._log) > self.capacity:
-                self._log.popitem(last=False)
-
-    def feedback(self, name: str, pairs: Iterable[tuple[str, Any]]) -> FeedbackResult:
-        """Join ``(request_id, true label)`` pairs of ``name`` to the log and count them."""
-        accepted = unknown = duplicate = 0
-        with self._lock:
-            for request_id, label in pairs:
-                logged = self._log.get(request_id)
-                if logged is None or logged.name != name:
-                    unknown += 1
-                    continue
-                if logged.labelled:
-                    duplicate += 1
-                    continue
-                logged.labelled = True
-                confusion = self._confusion.setdefault((name, logged.version), Confusion())
-                confusion.add(label_text(label), label_text(logged.prediction))
-                accepted += 1
-        return FeedbackResult(accepted, unknown, duplicate)
-
-    def reports(self, name: str | None = None) -> dict[tuple[str, int], dict[str, Any]]:
-        """The live report of every (model, version) with feedback, optionally of one model only."""
-        with self._lock:
-            return {key: c.report() for key, c in sorted(self._confusion.items()) if name is None or key[0] == name}
-
-    def __len__(self) -> int:
-        return len(self._log)
-
-
 def label_text(value: Any) -> str:
     """Labels compared as text, so a JSON ``1`` matches the class ``1`` whatever its numpy type."""
+    if hasattr(value, "item"):
+        value = value.item()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-__all__ = ["Confusion", "FeedbackResult", "LiveMetrics", "label_text"]
+__all__ = ["Confusion", "FeedbackResult", "label_text"]

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain
 from typing import Any
+
+import orjson
 
 from workbench.errors import BadInputError, PayloadTooLargeError
 
@@ -23,11 +26,21 @@ _MISSING = float("nan")
 
 @dataclass(frozen=True)
 class InputShape:
-    """What a served model accepts: feature names and count, and whether NaN means missing."""
+    """What a served model accepts: feature names and count, and whether NaN means missing.
+
+    ``nan_policy`` is that flag, or a function giving it: a version answering through ONNX
+    Runtime may still be loading its scikit-learn model, which alone can tell; it is asked
+    only when a request holds a missing value (or the model is described).
+    """
 
     feature_names: tuple[str, ...]
     n_features: int
-    allow_nan: bool
+    nan_policy: bool | Callable[[], bool]
+
+    @cached_property
+    def allow_nan(self) -> bool:
+        policy = self.nan_policy
+        return policy if isinstance(policy, bool) else policy()
 
     @cached_property
     def known(self) -> frozenset[str]:
@@ -43,6 +56,10 @@ def parse_json(body: bytes) -> Any:
     """The JSON value of ``body``; raises :class:`BadInputError` (400) when it is not JSON."""
     if not body:
         raise BadInputError("the request body is empty; it must be a JSON object", status=400)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # not strict JSON (NaN, Infinity, huge integers...): the standard parser decides, as always
     try:
         text = body.decode("utf-8")
         return json.loads(text, parse_constant=_constant)
@@ -87,8 +104,28 @@ def prediction_rows(body: Any, shape: InputShape, max_rows: int) -> list[list[fl
     if len(rows) > max_rows:
         raise PayloadTooLargeError(f"{len(rows)} rows is more than this server's limit of {max_rows} per request")
     if key == "instances":
-        return [_instance(i, row, shape) for i, row in enumerate(rows)]
+        return _plain_instances(rows, shape) or [_instance(i, row, shape) for i, row in enumerate(rows)]
     return [_record(i, row, shape) for i, row in enumerate(rows)]
+
+
+def _plain_instances(rows: list[Any], shape: InputShape) -> list[list[float]] | None:
+    """The common case checked in bulk: lists of exactly ``n_features`` finite ints and floats.
+
+    ``None`` for anything else (NaN, null, infinities, huge or wrong values, wrong lengths),
+    which the value-by-value path then accepts or refuses with its exact message.
+    """
+    n = shape.n_features
+    if not all(type(row) is list and len(row) == n for row in rows):
+        return None
+    kinds = set(map(type, chain.from_iterable(rows)))
+    if not kinds <= {float, int}:  # exact types: booleans are not numbers here
+        return None
+    try:
+        floats = rows if kinds == {float} else [list(map(float, row)) for row in rows]
+        # a finite sum means every value is finite (inf and NaN propagate; an overflow falls back)
+        return floats if math.isfinite(sum(chain.from_iterable(floats))) else None
+    except OverflowError:
+        return None
 
 
 def _instance(index: int, row: Any, shape: InputShape) -> list[float]:

@@ -12,17 +12,22 @@ from pydantic import BaseModel, Field
 
 
 class PredictRequest(BaseModel):
-    """Exactly one of ``instances`` (rows in the model's feature order) or ``records`` (feature: value)."""
+    """Exactly one of ``instances`` (rows in the model's feature order) or ``records`` (feature: value).
+
+    ``routing_key`` (or the ``X-Routing-Key`` header, which wins) keeps a caller on one A/B arm.
+    """
 
     instances: list[list[float | None]] | None = Field(default=None, examples=[[[5.1, 3.5, 1.4, 0.2]]])
     records: list[dict[str, float | None]] | None = Field(default=None)
+    routing_key: str | None = Field(default=None, max_length=256)
 
 
 class PredictResponse(BaseModel):
-    """One prediction, probability map (or null) and request id per row, all from ``version``."""
+    """One prediction, probability map (or null) and request id per row, all from ``version`` of ``arm``."""
 
     model: str
     version: int
+    arm: str = Field(examples=["production"], description="production or challenger")
     predictions: list[Any]
     probabilities: list[dict[str, float]] | None
     request_ids: list[str]
@@ -36,7 +41,7 @@ class FeedbackRequest(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
-    """Labels scored, ids unknown to this process (or too old), ids already labelled."""
+    """Labels scored, ids unknown to the prediction log (never logged, or evicted), ids already labelled."""
 
     accepted: int
     unknown: int

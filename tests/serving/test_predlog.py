@@ -1,0 +1,366 @@
+"""The store-backed prediction log: one contract on SQLite and real Redis, then through real servers.
+
+Live precision/recall/F1 equal scikit-learn's on the same pairs, retention holds, the
+window slides, feedback reaches every server process and survives a restart, and a
+store outage never fails a predict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sklearn.metrics import f1_score, precision_score, recall_score
+
+from tests.redis_server import RedisServer, start_redis
+from tests.serving.conftest import TOKEN, Server, iris_data, register_iris, start_server
+from workbench.config import load_settings
+from workbench.errors import ConfigError, StoreUnavailableError
+from workbench.registry.api import Registry, open_store
+from workbench.registry.version import ModelVersion
+from workbench.serving.feedback import FeedbackResult
+from workbench.serving.logwriter import LogWriter
+from workbench.serving.predlog import (
+    LocalPredictionLog,
+    PredictionLog,
+    PredictionRecord,
+    Retention,
+    open_prediction_log,
+)
+from workbench.serving.predlog_redis import RedisPredictionLog
+
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
+def _prefix(request: pytest.FixtureRequest) -> str:
+    return "t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
+
+
+def _no_reference(name: str, version: int) -> ModelVersion:
+    raise AssertionError("no drift lookups in these tests")
+
+
+def _open(kind: str, request: pytest.FixtureRequest, retention: Retention) -> PredictionLog:
+    store = "local"
+    if kind == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        store = server.url(prefix=_prefix(request))
+    return open_prediction_log(load_settings(store=store), retention=retention, reference=_no_reference)
+
+
+@pytest.fixture(params=["local", "redis"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def records(
+    n: int,
+    *,
+    name: str = "iris",
+    version: int = 1,
+    arm: str = "production",
+    start: int = 0,
+    at: float | None = None,
+    prediction: Any = 0,
+) -> list[PredictionRecord]:
+    now = time.time() if at is None else at
+    return [
+        PredictionRecord(f"{name}-{version}-{arm}-{i}", name, version, arm, "0" * 64, prediction, now, 1.0 + i % 5)
+        for i in range(start, start + n)
+    ]
+
+
+def test_open_picks_the_backend_of_the_store(request: pytest.FixtureRequest, kind: str) -> None:
+    opened = _open(kind, request, Retention())
+    try:
+        assert isinstance(opened, RedisPredictionLog if kind == "redis" else LocalPredictionLog)
+    finally:
+        opened.close()
+
+
+def test_each_id_is_labelled_once_and_only_for_its_model(request: pytest.FixtureRequest, kind: str) -> None:
+    log = _open(kind, request, Retention())
+    try:
+        log.append(records(2) + records(1, name="other", version=3))
+        pairs = [("iris-1-production-0", 0), ("iris-1-production-0", 0), ("iris-1-production-1", 2)]
+        result = log.label("iris", [*pairs, ("other-3-production-0", 1), ("zzz", 1)])
+        assert result == FeedbackResult(accepted=2, unknown=2, duplicate=1)
+        assert log.label("iris", [("iris-1-production-1", 1)]) == FeedbackResult(0, 0, 1)
+        (report,) = log.live()
+        assert (report.name, report.version, report.arm, report.n) == ("iris", 1, "production", 2)
+        expected = precision_score(["0", "2"], ["0", "0"], average="macro", zero_division=0)
+        assert report.precision == pytest.approx(expected, abs=1e-12)
+        assert log.feedback_counts() == {("iris", "accepted"): 2, ("iris", "unknown"): 2, ("iris", "duplicate"): 2}
+    finally:
+        log.close()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_live_scores_equal_sklearn_per_version_and_arm(request: pytest.FixtureRequest, kind: str, seed: int) -> None:
+    rng = random.Random(seed)
+    log = _open(kind, request, Retention())
+    pairs: dict[tuple[int, str], tuple[list[str], list[str]]] = {}
+    try:
+        for version, arm in ((1, "production"), (2, "challenger")):
+            predicted = [rng.choice(["a", "b", "c"]) for _ in range(300)]
+            batch = [
+                PredictionRecord(f"{version}-{i}", "m", version, arm, "0" * 64, p, time.time(), 2.0)
+                for i, p in enumerate(predicted)
+            ]
+            log.append(batch)
+            truth = [p if rng.random() < 0.6 else rng.choice(["a", "b", "c", "d"]) for p in predicted]
+            assert log.label("m", [(r.request_id, t) for r, t in zip(batch, truth, strict=True)]).accepted == 300
+            pairs[(version, arm)] = (truth, predicted)
+        reports = log.live("m", window=1000)
+        assert [(r.version, r.arm, r.n) for r in reports] == [(1, "production", 300), (2, "challenger", 300)]
+        for report in reports:
+            truth, predicted = pairs[(report.version, report.arm)]
+            for field, score in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
+                expected = score(truth, predicted, average="macro", zero_division=0)
+                assert getattr(report, field) == pytest.approx(expected, abs=1e-12), field
+        assert log.live("nothing") == []
+    finally:
+        log.close()
+
+
+def test_the_window_slides_over_the_newest_labels(request: pytest.FixtureRequest, kind: str) -> None:
+    log = _open(kind, request, Retention(max_labels=50))
+    try:
+        log.append(records(100))
+        ids = [r.request_id for r in records(100)]
+        log.label("iris", [(rid, 0) for rid in ids[:60]])  # correct
+        (before,) = log.live(window=20)
+        assert (before.n, before.precision, before.recall) == (20, 1.0, 1.0)
+        log.label("iris", [(rid, 1) for rid in ids[60:]])  # all wrong: predicted 0, truth 1
+        (after,) = log.live(window=20)
+        assert (after.n, after.precision, after.recall, after.f1) == (20, 0.0, 0.0, 0.0)
+        (capped,) = log.live(window=10_000)
+        assert capped.n == capped.window == 50  # labels kept per group: max_labels
+        assert capped.first_at <= capped.last_at
+    finally:
+        log.close()
+
+
+def test_retention_keeps_the_newest_predictions_only(request: pytest.FixtureRequest, kind: str) -> None:
+    log = _open(kind, request, Retention(max_predictions=50, max_age_s=60))
+    try:
+        for start in range(0, 200, 20):
+            log.append(records(20, start=start))
+        ids = [r.request_id for r in records(200)]
+        assert log.label("iris", [(rid, 0) for rid in ids[:150]]) == FeedbackResult(0, 150, 0)
+        assert log.label("iris", [(rid, 0) for rid in ids[150:]]) == FeedbackResult(50, 0, 0)
+        log.append(records(10, name="old", at=time.time() - 120))
+        assert log.label("old", [(r.request_id, 0) for r in records(10, name="old")]).unknown == 10
+        assert _stored_predictions(log) <= 50
+    finally:
+        log.close()
+
+
+def _stored_predictions(log: PredictionLog) -> int:
+    if isinstance(log, LocalPredictionLog):
+        return int(log._query("SELECT COUNT(*) FROM predictions")[0][0])
+    assert isinstance(log, RedisPredictionLog)
+    order = int(log.client.zcard(log._key("order")))
+    stored = sum(1 for _ in log.client.scan_iter(match=log._key("p", "*")))  # test-only inspection
+    assert stored == order
+    return order
+
+
+def test_traffic_counts_rows_and_latency_percentiles(request: pytest.FixtureRequest, kind: str) -> None:
+    log = _open(kind, request, Retention())
+    try:
+        old = records(5, at=time.time() - 3600, start=500)
+        log.append(records(100) + records(10, version=2, arm="challenger") + old)
+        reports = {(r.version, r.arm): r for r in log.traffic("iris", seconds=60)}
+        production, challenger = reports[(1, "production")], reports[(2, "challenger")]
+        assert (production.requests, challenger.requests) == (100, 10)
+        assert production.rate_per_s == pytest.approx(100 / 60)
+        assert (production.p50_ms, production.p99_ms) == (3.0, 5.0)
+    finally:
+        log.close()
+
+
+class _Down(LocalPredictionLog):
+    """A log whose store is down until ``up`` is set."""
+
+    up = False
+
+    def append(self, records: Sequence[PredictionRecord]) -> None:
+        if not self.up:
+            raise StoreUnavailableError("down for the test")
+        super().append(records)
+
+
+def test_the_writer_retries_then_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
+    log = _Down(tmp_path, Retention(), _no_reference)
+    writer = LogWriter(log, interval=0.01, max_pending=100)
+    try:
+        for start in range(0, 150, 10):
+            writer.add(records(10, start=start), "iris", 1, [[1.0]] * 10)
+        with pytest.raises(StoreUnavailableError):
+            writer.flush()
+        assert writer.stats().healthy is False
+        assert (writer.stats().dropped, writer.stats().pending) == (50, 100)
+        log.up = True
+        deadline = time.monotonic() + 10
+        while writer.stats().pending:
+            assert time.monotonic() < deadline, "the writer never caught up"
+            time.sleep(0.01)
+        assert writer.stats() == type(writer.stats())(written=100, dropped=50, pending=0, healthy=True)
+        ids = [r.request_id for r in records(150)]
+        assert log.label("iris", [(rid, 0) for rid in ids]) == FeedbackResult(100, 50, 0)
+    finally:
+        writer.close()
+        log.close()
+
+
+# -- through real servers -----------------------------------------------------------------------
+
+
+@pytest.fixture(params=["local", "redis"])
+def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """WORKBENCH_STORE for the servers, with ``iris`` v1 in production in that store."""
+    env = {}
+    if request.param == "redis":
+        env["WORKBENCH_STORE"] = request.getfixturevalue("redis_server").url(prefix=_prefix(request))
+    store = open_store(env.get("WORKBENCH_STORE", "local"), load_settings())
+    try:
+        register_iris(Registry(store))
+    finally:
+        store.close()
+    return env
+
+
+@pytest.fixture
+def servers(tmp_path: Path, isolated_environment: Path, store_env: dict[str, str]) -> Iterator[list[Server]]:
+    started: list[Server] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def _serve(tmp_path: Path, home: Path, env: dict[str, str], started: list[Server], tag: str) -> Server:
+    folder = tmp_path / tag
+    folder.mkdir()
+    server = start_server(folder, home, ["--reload-seconds", "0"], env=env)
+    started.append(server)
+    return server
+
+
+def test_live_metrics_through_real_servers_equal_sklearn(
+    tmp_path: Path, isolated_environment: Path, store_env: dict[str, str], servers: list[Server]
+) -> None:
+    """Predict on one server process, feed back on another: the shared log joins and scores like sklearn."""
+    first = _serve(tmp_path, isolated_environment, store_env, servers, "a")
+    second = _serve(tmp_path, isolated_environment, store_env, servers, "b")
+    X, y = iris_data()
+    answered = first.client.post("/v1/models/iris/predict", json={"instances": X.tolist()}).json()
+    labels = [int(t) if i % 5 else (int(t) + 1) % 3 for i, t in enumerate(y)]
+    body = {"request_ids": answered["request_ids"], "labels": labels}
+    _wait_written(first, len(y))  # another process's buffer is written within its batch interval
+    joined = second.client.post("/v1/models/iris/feedback", json=body, headers=AUTH).json()
+    assert joined == {"accepted": len(y), "unknown": 0, "duplicate": 0}
+    again = {"request_ids": [*answered["request_ids"][:3], "never-issued"], "labels": [*labels[:3], 0]}
+    rejoined = first.client.post("/v1/models/iris/feedback", json=again, headers=AUTH).json()
+    assert rejoined == {"accepted": 0, "unknown": 1, "duplicate": 3}
+    predicted = answered["predictions"]
+    for server in (first, second):
+        (live,) = server.client.get("/v1/models/iris").json()["live"]
+        assert (live["version"], live["arm"], live["n"]) == (1, "production", len(y))
+        for field, score in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
+            assert live[field] == pytest.approx(score(labels, predicted, average="macro", zero_division=0), abs=1e-12)
+        metrics = server.client.get("/metrics").text
+        assert "workbench_predlog_up 1" in metrics
+        assert f'workbench_live_f1_macro{{model="iris",version="1",arm="production"}} {live["f1"]!r}' in metrics
+        assert 'workbench_feedback_total{model="iris",result="duplicate"} 3' in metrics
+    (traffic,) = second.client.get("/v1/models/iris").json()["traffic"]
+    assert traffic["requests"] == len(y) and traffic["arm"] == "production"
+
+
+def test_feedback_after_a_restart_still_joins(
+    tmp_path: Path, isolated_environment: Path, store_env: dict[str, str], servers: list[Server]
+) -> None:
+    server = _serve(tmp_path, isolated_environment, store_env, servers, "before")
+    answered = server.client.post("/v1/models/iris/predict", json={"instances": [[5.1, 3.5, 1.4, 0.2]]}).json()
+    server.stop()  # right after the predict: the buffered record is written at shutdown
+    restarted = _serve(tmp_path, isolated_environment, store_env, servers, "after")
+    body = {"request_ids": answered["request_ids"], "labels": [0]}
+    assert restarted.client.post("/v1/models/iris/feedback", json=body, headers=AUTH).json()["accepted"] == 1
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+@pytest.mark.timeout(180)
+def test_a_store_outage_never_fails_a_predict_and_loses_nothing_buffered(
+    tmp_path: Path, isolated_environment: Path, own_redis: RedisServer
+) -> None:
+    url = own_redis.url(prefix="outage", timeout=1.0)
+    store = open_store(url, load_settings())
+    try:
+        register_iris(Registry(store))
+    finally:
+        store.close()
+    server = start_server(tmp_path, isolated_environment, ["--reload-seconds", "0"], env={"WORKBENCH_STORE": url})
+    try:
+        row = {"instances": [[5.9, 3.0, 5.1, 1.8]]}
+        assert server.client.post("/v1/models/iris/predict", json=row).status_code == 200
+        own_redis.stop()
+        ids = []
+        for _ in range(20):
+            answer = server.client.post("/v1/models/iris/predict", json=row)
+            assert answer.status_code == 200, answer.text
+            ids += answer.json()["request_ids"]
+        metrics = server.client.get("/metrics").text
+        assert "workbench_predlog_up 0" in metrics
+        assert int(_metric(metrics, "workbench_predlog_pending")) > 0
+        one = {"request_ids": ids[:1], "labels": [2]}
+        refused = server.client.post("/v1/models/iris/feedback", json=one, headers=AUTH)
+        assert refused.status_code == 503 and "redis" not in refused.text.lower()
+        own_redis.start()
+        deadline = time.monotonic() + 60
+        while "workbench_predlog_pending 0" not in server.client.get("/metrics").text:
+            assert time.monotonic() < deadline, "the buffered predictions were never written"
+            time.sleep(0.1)
+        body = {"request_ids": ids, "labels": [2] * len(ids)}
+        assert server.client.post("/v1/models/iris/feedback", json=body, headers=AUTH).json()["accepted"] == 20
+        metrics = server.client.get("/metrics").text
+        assert "workbench_predlog_up 1" in metrics and "workbench_predlog_dropped_total 0" in metrics
+    finally:
+        server.stop()
+    assert "the store is unreachable" in server.output()
+
+
+def _wait_written(server: Server, n: int) -> None:
+    deadline = time.monotonic() + 30
+    while int(_metric(server.client.get("/metrics").text, "workbench_predlog_written_total")) < n:
+        assert time.monotonic() < deadline, "the server never wrote its predictions"
+        time.sleep(0.02)
+
+
+def _metric(text: str, name: str) -> str:
+    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert found, f"{name} not in /metrics"
+    return found.group(1)
+
+
+def test_retention_comes_from_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.workbench.serving]\nlog_max_predictions = 7\nlog_max_age_seconds = 30\ndrift_rows = 9\n"
+    )
+    retention = Retention.from_settings(load_settings(cwd=tmp_path))
+    assert (retention.max_predictions, retention.max_age_s, retention.drift_rows) == (7, 30, 9)
+    assert retention.max_labels == Retention().max_labels
+    (tmp_path / "pyproject.toml").write_text("[tool.workbench.serving]\nlog_max_predictions = 0\n")
+    with pytest.raises(ConfigError, match="positive integer"):
+        Retention.from_settings(load_settings(cwd=tmp_path))

@@ -1,0 +1,451 @@
+"""The Thrift front end: the ``Predictor`` service of ``workbench.thrift`` over framed binary.
+
+``workbench serve --thrift-port PORT`` runs it in threads of the HTTP server's process,
+on the same :class:`PredictionService` (so both protocols share the models, the
+prediction log, the live metrics and the counters). The handler only translates: a
+request struct becomes the JSON API's body, the answer becomes a response struct, a
+:class:`ServingError` becomes the IDL's typed exception.
+
+Hostile clients are bounded before thriftpy2 decodes anything:
+
+- each connection has its own thread, at most ``max_connections`` at once (more are
+  closed on accept), and a socket timeout: a client that connects and sends nothing, or
+  dribbles a frame, is dropped after ``timeout`` seconds without holding anyone else up;
+- a frame whose declared length is over ``--max-body`` closes the connection before any of
+  it is read, so memory stays bounded by the frame limit;
+- every string and container length in a frame is checked against
+  :data:`STRING_LENGTH_LIMIT` and :data:`CONTAINER_LENGTH_LIMIT` (thriftpy2 0.7 has no such
+  limits of its own), nesting against :data:`MAX_DEPTH`, strings must be UTF-8; a request
+  over a limit gets ``BadInput`` and the connection stays usable.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from workbench.errors import (
+    BadInputError,
+    MissingDependencyError,
+    ModelNotServedError,
+    PayloadTooLargeError,
+    ServingError,
+    UnauthorizedError,
+    WorkbenchError,
+)
+from workbench.serving.factory import ServedModel
+from workbench.serving.service import PredictionService
+
+log = logging.getLogger("workbench.serving")
+
+IDL_PATH = Path(__file__).with_name("workbench.thrift")
+STRING_LENGTH_LIMIT = 65_536
+CONTAINER_LENGTH_LIMIT = 65_536
+MAX_DEPTH = 16
+
+
+def load_idl() -> ModuleType:
+    """The shipped ``workbench.thrift`` as a thriftpy2 module (parsed once, then cached by thriftpy2)."""
+    try:
+        import thriftpy2
+    except ImportError as exc:
+        raise MissingDependencyError("--thrift-port needs thriftpy2", hint="pip install 'workbench[serve]'") from exc
+    return thriftpy2.load(str(IDL_PATH), module_name="workbench_thrift")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How large a frame, a string and a list or map may be, and how deep values may nest."""
+
+    max_frame: int
+    string_length: int = STRING_LENGTH_LIMIT
+    container_length: int = CONTAINER_LENGTH_LIMIT
+    max_depth: int = MAX_DEPTH
+
+
+# Thrift wire types (TType) and the byte size of the fixed-size ones.
+_STOP, _STRING, _STRUCT, _MAP, _SET, _LIST = 0, 11, 12, 13, 14, 15
+_FIXED = {2: 1, 3: 1, 4: 8, 6: 2, 8: 4, 10: 8}
+_VERSION_1 = 0x80010000
+_CALL = 1
+
+
+class FrameReader:
+    """Checks one strict-binary message against :class:`Limits` without building any value.
+
+    A malformed message raises :class:`BadInputError` (status 400), a string or container
+    over its limit :class:`PayloadTooLargeError`.
+    """
+
+    def __init__(self, frame: bytes, limits: Limits) -> None:
+        self.frame = frame
+        self.limits = limits
+        self.pos = 0
+
+    def message_begin(self) -> tuple[str, int]:
+        """The called method's name and the sequence id, from the message header."""
+        (head,) = struct.unpack(">I", self._take(4))
+        if head & 0xFFFF0000 != _VERSION_1 or head & 0xFF != _CALL:
+            raise BadInputError("not a strict binary Thrift call", status=400, hint=_TRANSPORT_HINT)
+        name = self._string()
+        (seqid,) = struct.unpack(">i", self._take(4))
+        return name, seqid
+
+    def message_body(self) -> None:
+        """Walk the call's argument struct; the frame must end with it."""
+        self._value(_STRUCT, 0)
+        if self.pos != len(self.frame):
+            raise BadInputError("the frame holds bytes after the message", status=400, hint=_TRANSPORT_HINT)
+
+    def _skip(self, n: int) -> int:
+        """Move past ``n`` bytes (copying none of them); where they start."""
+        start, self.pos = self.pos, self.pos + n
+        if self.pos > len(self.frame):
+            raise BadInputError("the message is truncated", status=400, hint=_TRANSPORT_HINT)
+        return start
+
+    def _take(self, n: int) -> bytes:
+        start = self._skip(n)
+        return self.frame[start : self.pos]
+
+    def _length(self, what: str, unit: str, limit: int) -> int:
+        (n,) = struct.unpack(">i", self._take(4))
+        if n < 0:
+            raise BadInputError(f"a {what} declares a negative length", status=400, hint=_TRANSPORT_HINT)
+        if n > limit:
+            raise PayloadTooLargeError(
+                f"a {what} of {n} {unit} is longer than this server's limit of {limit}", hint=self._limits_hint()
+            )
+        return n
+
+    def _limits_hint(self) -> str:
+        return (
+            f"strings may hold {self.limits.string_length} bytes and lists and maps "
+            f"{self.limits.container_length} entries; split the request into smaller ones"
+        )
+
+    def _string(self) -> str:
+        raw = self._take(self._length("string", "bytes", self.limits.string_length))
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInputError("a string is not valid UTF-8", status=400) from None
+
+    def _value(self, ttype: int, depth: int) -> None:
+        if ttype in _FIXED:
+            self._skip(_FIXED[ttype])
+            return
+        if ttype == _STRING:
+            self._string()
+            return
+        if depth >= self.limits.max_depth:
+            raise BadInputError(f"values nest deeper than {self.limits.max_depth} levels", status=400)
+        if ttype == _STRUCT:
+            while (field_type := self._take(1)[0]) != _STOP:
+                self._skip(2)
+                self._value(field_type, depth + 1)
+        elif ttype in (_LIST, _SET):
+            element = self._take(1)[0]
+            self._items((element,), self._length("list", "entries", self.limits.container_length), depth)
+        elif ttype == _MAP:
+            key, value = self._take(2)
+            self._items((key, value), self._length("map", "entries", self.limits.container_length), depth)
+        else:
+            raise BadInputError(f"unknown Thrift type {ttype}", status=400, hint=_TRANSPORT_HINT)
+
+    def _items(self, types: tuple[int, ...], n: int, depth: int) -> None:
+        if all(t in _FIXED for t in types):
+            # rows of doubles: one bounds check instead of one call per number
+            self._skip(n * sum(_FIXED[t] for t in types))
+            return
+        for _ in range(n):
+            for t in types:
+                self._value(t, depth + 1)
+
+
+_TRANSPORT_HINT = "use the framed transport and the strict binary protocol (see workbench.thrift)"
+
+
+class PredictorHandler:
+    """The ``Predictor`` methods over a :class:`PredictionService`; refusals become the IDL's exceptions."""
+
+    def __init__(self, service: PredictionService, idl: ModuleType) -> None:
+        self.service = service
+        self.idl = idl
+
+    def predict(self, request: Any) -> Any:
+        with self.refusals(), self.service.observed("predict") as seen:
+            route = self.service.route(_name(request.model), seen)
+            body = {k: v for k, v in (("instances", request.instances), ("records", request.records)) if v is not None}
+            answer = self.service.predict(route, body, routing_key=request.routing_key, seen=seen)
+        return self.idl.PredictResponse(
+            model=answer["model"],
+            version=answer["version"],
+            predictions=[self.label(p) for p in answer["predictions"]],
+            probabilities=answer["probabilities"],
+            request_ids=answer["request_ids"],
+            arm=answer["arm"],
+        )
+
+    def feedback(self, request: Any) -> Any:
+        with self.refusals(), self.service.observed("feedback") as seen:
+            given = request.token if isinstance(request.token, str) else ""
+            if not hmac.compare_digest(given.encode(), self.service.config.token.encode()):
+                raise UnauthorizedError("feedback needs the server's token", hint=_TOKEN_HINT)
+            route = self.service.route(_name(request.model))
+            seen.model = route.name
+            labels = None if request.labels is None else [_label_value(i, x) for i, x in enumerate(request.labels)]
+            result = self.service.feedback(route, {"request_ids": request.request_ids, "labels": labels})
+        return self.idl.FeedbackResponse(accepted=result.accepted, unknown=result.unknown, duplicate=result.duplicate)
+
+    def models(self) -> list[Any]:
+        with self.refusals():
+            return [self.describe(served) for served in self.service.factory.served()]
+
+    def describe(self, served: ServedModel) -> Any:
+        v = served.version
+        return self.idl.ModelInfo(
+            name=v.name,
+            version=v.version,
+            stage=v.stage,
+            n_features=served.shape.n_features,
+            feature_names=list(served.shape.feature_names),
+            classes=[self.label(c) for c in v.classes],
+            handles_missing_values=served.shape.allow_nan,
+            metrics={k: float(m) for k, m in v.metrics.items()},
+            created_at=v.created_at,
+            engine=served.engine.name,
+        )
+
+    def label(self, value: Any) -> Any:
+        """A class or prediction as a ``Label`` holding the same Python type the JSON API gives."""
+        if isinstance(value, bool):
+            return self.idl.Label(flag=value)
+        if isinstance(value, int):
+            return self.idl.Label(integer=value)
+        if isinstance(value, float):
+            return self.idl.Label(number=value)
+        return self.idl.Label(text=str(value))
+
+    @contextmanager
+    def refusals(self) -> Iterator[None]:
+        """Raise the IDL's exception for a workbench refusal; nothing else reaches the client."""
+        from thriftpy2.thrift import TApplicationException
+
+        try:
+            yield
+        except ModelNotServedError as exc:
+            raise self.idl.UnknownModel(message=exc.message, hint=exc.hint) from None
+        except UnauthorizedError as exc:
+            raise self.idl.Unauthorized(message=exc.message, hint=exc.hint) from None
+        except ServingError as exc:
+            raise self.idl.BadInput(message=exc.message, hint=exc.hint, status=int(exc.status)) from None
+        except WorkbenchError as exc:
+            # store failures may name hosts or files: the detail goes to the log, not to the client
+            log.warning("thrift: %s", exc)
+            raise self.idl.Unavailable(message="the model store could not answer", hint="retry in a moment") from None
+        except Exception:
+            log.exception("thrift: a request failed")
+            raise TApplicationException(TApplicationException.INTERNAL_ERROR, _FAILED) from None
+
+
+_FAILED = "the server failed to answer; see its log"
+_TOKEN_HINT = "set FeedbackRequest.token to the token the server was started with"
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadInputError("set the request's model to a served model's name")
+    return value
+
+
+def _label_value(index: int, label: Any) -> Any:
+    """The one value a ``Label`` holds; a label with none or several set is refused."""
+    values = [v for v in (label.integer, label.number, label.text, label.flag) if v is not None]
+    if len(values) != 1:
+        raise BadInputError(f"labels[{index}] must set exactly one of integer, number, text or flag")
+    return values[0]
+
+
+class ThriftServer:
+    """Serves ``Predictor`` on an already listening ``sock``, one thread per connection."""
+
+    def __init__(
+        self,
+        service: PredictionService,
+        sock: socket.socket,
+        *,
+        timeout: float = 30.0,
+        max_connections: int = 256,
+    ) -> None:
+        self.idl = load_idl()
+        from thriftpy2.thrift import TProcessor
+
+        self.sock = sock
+        self.timeout = timeout
+        self.limits = Limits(max_frame=service.config.max_body)
+        self.handler = PredictorHandler(service, self.idl)
+        self._processor = TProcessor(self.idl.Predictor, self.handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._stopping = threading.Event()
+        self._open: dict[socket.socket, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    def start(self) -> None:
+        """Accept connections in a daemon thread until :meth:`stop`."""
+        self.sock.settimeout(0.2)
+        self._thread = threading.Thread(target=self._accept, name="workbench-thrift", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting, drop open connections (a call being answered finishes first), close the socket."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        with self._lock:
+            open_now = dict(self._open)
+        for conn in open_now:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RD)
+        deadline = time.monotonic() + 10
+        for thread in open_now.values():
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.sock.close()
+
+    def answer(self, frame: bytes) -> bytes:
+        """The reply frame's payload for one call frame; :class:`ServingError` when the header is unreadable."""
+        from thriftpy2.protocol import TBinaryProtocol
+        from thriftpy2.thrift import TApplicationException
+        from thriftpy2.transport import TMemoryBuffer
+
+        reader = FrameReader(frame, self.limits)
+        name, seqid = reader.message_begin()
+        out = TMemoryBuffer()
+        try:
+            reader.message_body()
+        except ServingError as exc:
+            self._refuse(TBinaryProtocol(out), name, seqid, exc)
+            return bytes(out.getvalue())
+        try:
+            self._processor.process(TBinaryProtocol(TMemoryBuffer(frame)), TBinaryProtocol(out))
+        except Exception:
+            log.exception("thrift: cannot answer a %r call", name[:64])
+            out = TMemoryBuffer()
+            error = TApplicationException(TApplicationException.INTERNAL_ERROR, _FAILED)
+            self._processor.send_exception(TBinaryProtocol(out), name, error, seqid)
+        return bytes(out.getvalue())
+
+    def _refuse(self, oprot: Any, name: str, seqid: int, exc: ServingError) -> None:
+        """Answer a call refused before decoding: ``BadInput`` when the method declares it, counted like HTTP's."""
+        from thriftpy2.thrift import TApplicationException
+
+        result_type: Any = getattr(self.idl.Predictor, f"{name}_result", None)
+        if name in self.idl.Predictor.thrift_services and "bad_input" in _fields(result_type):
+            self.handler.service.counters.observe(name, "", "", int(exc.status), 0.0, type(exc).__name__)
+            bad_input = self.idl.BadInput(message=exc.message, hint=exc.hint, status=int(exc.status))
+            self._processor.send_result(oprot, name, result_type(bad_input=bad_input), seqid)
+            return
+        error = TApplicationException(TApplicationException.PROTOCOL_ERROR, exc.message)
+        self._processor.send_exception(oprot, name, error, seqid)
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if self._stopping.is_set():
+                    return
+                log.warning("thrift: accept failed: %s", exc)
+                time.sleep(0.1)
+                continue
+            if not self._slots.acquire(blocking=False):
+                log.warning("thrift: too many open connections; closing a new one")
+                conn.close()
+                continue
+            thread = threading.Thread(target=self._connection, args=(conn,), name="workbench-thrift-conn", daemon=True)
+            with self._lock:
+                self._open[conn] = thread
+            thread.start()
+
+    def _connection(self, conn: socket.socket) -> None:
+        try:
+            while not self._stopping.is_set():
+                frame = self._read_frame(conn)
+                if frame is None or self._stopping.is_set():
+                    return
+                reply = self.answer(frame)
+                # a client that does not read its replies is dropped after the timeout too
+                conn.settimeout(self.timeout)
+                conn.sendall(struct.pack(">i", len(reply)) + reply)
+        except (OSError, ServingError) as exc:
+            # a timeout, a reset, a frame over the limit, an unreadable header: drop this client only
+            log.info("thrift: closing a connection: %s", exc)
+        finally:
+            with self._lock:
+                self._open.pop(conn, None)
+            conn.close()
+            self._slots.release()
+
+    def _read_frame(self, conn: socket.socket) -> bytes | None:
+        """The next frame's payload; ``None`` at a clean end of stream between frames."""
+        header = _receive(conn, 4, time.monotonic() + self.timeout, eof_ok=True)
+        if header is None:
+            return None
+        (size,) = struct.unpack(">i", header)
+        if not 0 < size <= self.limits.max_frame:
+            raise PayloadTooLargeError(f"a frame of {size} bytes (the limit is {self.limits.max_frame})")
+        frame = _receive(conn, size, time.monotonic() + self.timeout, eof_ok=False)
+        assert frame is not None
+        return frame
+
+
+def _fields(struct_type: Any) -> set[str]:
+    return {spec[1] for spec in getattr(struct_type, "thrift_spec", {}).values()}
+
+
+def _receive(conn: socket.socket, n: int, deadline: float, *, eof_ok: bool) -> bytes | None:
+    """Exactly ``n`` bytes before ``deadline`` (a slow sender times out as a silent one does)."""
+    buffer = bytearray()
+    while len(buffer) < n:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the client is too slow")
+        conn.settimeout(remaining)
+        chunk = conn.recv(min(n - len(buffer), 1 << 16))
+        if not chunk:
+            if eof_ok and not buffer:
+                return None
+            raise ConnectionError("the client closed the connection mid-frame")
+        buffer += chunk
+    return bytes(buffer)
+
+
+__all__ = [
+    "CONTAINER_LENGTH_LIMIT",
+    "IDL_PATH",
+    "MAX_DEPTH",
+    "STRING_LENGTH_LIMIT",
+    "FrameReader",
+    "Limits",
+    "PredictorHandler",
+    "ThriftServer",
+    "load_idl",
+]
