@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with workbench/nbval_sanitize.cfg
 
-.PHONY: env demo test lint lab bench clean
+.PHONY: env demo test lint lab bench dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/timing.py
+
+# rebuilds the dashboard's front end into workbench/dashboard/static/ (committed: users never run npm)
+dashboard:
+	cd extensions/dashboard && npm ci && npm run build
 
 clean:
 	rm -rf $(VENV) .workbench .pytest_cache .mypy_cache .ruff_cache

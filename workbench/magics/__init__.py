@@ -12,6 +12,7 @@ def magics_classes() -> list[type]:
     """Every workbench ``Magics`` class, imported on demand."""
     from workbench.magics.acceptance import AcceptanceMagics
     from workbench.magics.cythonize import CythonizeMagics
+    from workbench.magics.dashboard import DashboardMagics
     from workbench.magics.datamart import DatamartMagics
     from workbench.magics.features import FeaturesMagics
     from workbench.magics.parallel import ParallelMagics
@@ -24,6 +25,7 @@ def magics_classes() -> list[type]:
         AcceptanceMagics,
         DatamartMagics,
         FeaturesMagics,
+        DashboardMagics,
     ]
 
 

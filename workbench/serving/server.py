@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 
 import uvicorn
 
+from workbench.config import load_settings
+from workbench.dashboard.app import create_dashboard_app
 from workbench.errors import ConfigError
 from workbench.registry.api import default_registry
 from workbench.serving.app import create_app
@@ -104,6 +106,7 @@ def serve(
     config = ServeConfig(token=secret, max_body=max_body, max_rows=max_rows, reload_seconds=reload_seconds)
     service = PredictionService(factory, config)
     app = create_app(factory, config, service)
+    app.mount("/dashboard", create_dashboard_app(load_settings(), secret))  # the live dashboard, same token
     sock = bind(host, port)
     thrift: ThriftServer | None = None
     try:

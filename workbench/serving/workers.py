@@ -31,13 +31,17 @@ class WorkerApp:
     config: ServeConfig
 
     def __call__(self) -> Any:
+        from workbench.config import load_settings
+        from workbench.dashboard.app import create_dashboard_app
         from workbench.registry.api import default_registry
         from workbench.serving.app import create_app
         from workbench.serving.factory import ModelFactory
 
         factory = ModelFactory(default_registry(), self.models)
         factory.load()
-        return create_app(factory, self.config)
+        app = create_app(factory, self.config)
+        app.mount("/dashboard", create_dashboard_app(load_settings(), self.config.token))  # as in server.serve
+        return app
 
 
 def serve_workers(

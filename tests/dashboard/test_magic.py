@@ -1,0 +1,66 @@
+"""``%dashboard`` in a real IPython shell, over a real local store."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from tests.dashboard.conftest import XSS_TAG, settings_for
+from workbench.dashboard.summary import COLUMNS, DashboardSummary
+
+
+@pytest.fixture
+def shell(isolated_environment: Path, shared_home: Path) -> Iterator[InteractiveShell]:
+    shutil.copytree(shared_home, isolated_environment)
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "workbench")
+    yield ip
+    InteractiveShell.clear_instance()
+
+
+def test_dashboard_magic_returns_and_shows_the_summary(
+    shell: InteractiveShell, isolated_environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench.registry.api import open_store
+
+    result = shell.run_line_magic("dashboard", "-o")
+    assert isinstance(result, DashboardSummary)
+    store = open_store("local", settings_for(isolated_environment))
+    try:
+        production = store.find("iris", stage="production")
+    finally:
+        store.close()
+    rows = {(r[0], r[1]): dict(zip(COLUMNS, r, strict=True)) for r in result.rows}
+    assert set(rows) == {("iris", "2"), ("iris", "1"), ("churn-model", "1")}
+    assert rows["iris", "2"]["precision"] == f"{production.metrics['precision_macro']:.3f}"
+    assert rows["iris", "2"]["last gate"] == "passed"
+    assert rows["iris", "2"]["live precision"] == "no live data"
+    shown = capsys.readouterr().out
+    assert "iris" in shown and "churn-model" in shown
+
+
+def test_the_html_table_escapes_text_from_the_store() -> None:
+    version = {"version": 1, "stage": "<b>dev</b>", "offline": {}, "gate": None, "live": [], "traffic": []}
+    data = {"models": [{"name": XSS_TAG, "versions": [version]}], "live_available": False}
+    markup = DashboardSummary(data)._repr_html_()
+    assert "<img" not in markup and "<b>" not in markup
+    assert "&lt;img src=x" in markup and "&lt;b&gt;dev&lt;/b&gt;" in markup
+
+
+def test_url_shows_the_running_dashboard_in_a_frame(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.run_line_magic("dashboard", "--url http://127.0.0.1:8050/")
+    assert "IFrame" in capsys.readouterr().out
+
+
+def test_bad_arguments_are_usage_errors(shell: InteractiveShell) -> None:
+    with pytest.raises(UsageError, match="http"):
+        shell.run_line_magic("dashboard", "--url javascript:alert(1)")
+    with pytest.raises(UsageError, match="height"):
+        shell.run_line_magic("dashboard", "--url http://127.0.0.1:8050/ --height 5")
