@@ -253,6 +253,27 @@ def _serve(tmp_path: Path, home: Path, env: dict[str, str], started: list[Server
     return server
 
 
+def test_the_writer_keeps_a_uniform_sample_of_input_rows_for_drift(tmp_path: Path) -> None:
+    from workbench.serving.logwriter import DRIFT_SAMPLE
+
+    log = LocalPredictionLog(tmp_path, Retention(), _no_reference)
+    writer = LogWriter(log, interval=60)
+    try:
+        rows = [[float(i)] for i in range(10 * DRIFT_SAMPLE)]
+        writer.add(records(len(rows)), "iris", 1, rows)
+        writer.add(records(3, start=len(rows)), "iris", 2, [[1.0], [2.0], [3.0]])
+        writer.flush()
+        kept = log._feature_rows("iris", 1)
+        assert len(kept) == DRIFT_SAMPLE and len({r[0] for r in kept}) == DRIFT_SAMPLE
+        assert {r[0] for r in kept} <= {r[0] for r in rows}
+        assert max(r[0] for r in kept) > 5 * DRIFT_SAMPLE  # drawn from the whole batch, not its start
+        assert sorted(r[0] for r in log._feature_rows("iris", 2)) == [1.0, 2.0, 3.0]
+        assert writer.stats().written == len(rows) + 3  # every prediction is still logged
+    finally:
+        writer.close()
+        log.close()
+
+
 def test_live_metrics_through_real_servers_equal_sklearn(
     tmp_path: Path, isolated_environment: Path, store_env: dict[str, str], servers: list[Server]
 ) -> None:

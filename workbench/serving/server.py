@@ -22,7 +22,7 @@ from workbench.dashboard.app import create_dashboard_app
 from workbench.errors import ConfigError
 from workbench.registry.api import default_registry
 from workbench.serving.app import create_app
-from workbench.serving.factory import ModelFactory
+from workbench.serving.factory import ModelFactory, freeze_heap
 from workbench.serving.service import PredictionService, ServeConfig
 from workbench.serving.thrift_server import ThriftServer
 
@@ -124,6 +124,7 @@ def serve(
             print(f"workbench serve: write token (shown once): {secret}", flush=True)
         settings = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         server = _Server(settings, thrift.stop) if thrift is not None else uvicorn.Server(settings)
+        freeze_heap()
         server.run(sockets=[sock])
     finally:
         if thrift is not None:

@@ -35,12 +35,13 @@ class WorkerApp:
         from workbench.dashboard.app import create_dashboard_app
         from workbench.registry.api import default_registry
         from workbench.serving.app import create_app
-        from workbench.serving.factory import ModelFactory
+        from workbench.serving.factory import ModelFactory, freeze_heap
 
         factory = ModelFactory(default_registry(), self.models)
         factory.load()
         app = create_app(factory, self.config)
         app.mount("/dashboard", create_dashboard_app(load_settings(), self.config.token))  # as in server.serve
+        freeze_heap()
         return app
 
 
