@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import require_executable
+from tests.server_process import ServerProcess, launch
 from workbench.config import Settings, load_settings
 from workbench.jobs.run import Run
 from workbench.jobs.schedule import Schedule
@@ -24,7 +22,6 @@ from workbench.jobs.store import open_run_store
 from workbench.registry.api import Registry, open_store
 
 TOKEN = "dashboard-test-token-7d2e"
-START_TIMEOUT = 60.0
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -111,10 +108,20 @@ class Dashboard:
 
     url: str
     token: str
-    process: subprocess.Popen[bytes]
+    running: ServerProcess
     client: httpx.Client
-    stdout: Path
-    stderr: Path
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.running.process
+
+    @property
+    def stdout(self) -> Path:
+        return self.running.stdout
+
+    @property
+    def stderr(self) -> Path:
+        return self.running.stderr
 
     @property
     def auth(self) -> dict[str, str]:
@@ -127,17 +134,11 @@ class Dashboard:
         return state
 
     def output(self) -> str:
-        return self.stdout.read_text() + self.stderr.read_text()
+        return self.running.output()
 
     def stop(self) -> None:
         self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        self.running.stop()
 
 
 def start_dashboard(
@@ -147,43 +148,19 @@ def start_dashboard(
 
     ``token=None`` lets the dashboard generate one, read from the address it prints.
     """
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
-    environ.update({"WORKBENCH_HOME": str(home), **({"WORKBENCH_TOKEN": token} if token else {}), **(env or {})})
-    stdout, stderr = folder / "dashboard.out", folder / "dashboard.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workbench.cli", "dashboard", "--port", "0", "--poll", "0.5", *args],
-            stdout=out,
-            stderr=err,
-            cwd=folder,
-            env=environ,
-        )
-    deadline = time.monotonic() + START_TIMEOUT
-    url = None
-    while url is None or token is None:
-        printed = stdout.read_text()
+    command = ["dashboard", "--port", "0", "--poll", "0.5", *args]
+    running = launch(folder, home, command, {**({"WORKBENCH_TOKEN": token} if token else {}), **(env or {})})
+
+    def address(printed: str) -> tuple[str, str] | None:
         found, generated = _LISTENING.search(printed), _GENERATED.search(printed)
         if found and (token or generated):
-            url = found.group(1)
-            token = token or (generated.group(1) if generated else None)
-        elif process.poll() is not None or time.monotonic() > deadline:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=15)
-            pytest.fail(f"workbench dashboard did not start:\n{stdout.read_text()}\n{stderr.read_text()}")
-        else:
-            time.sleep(0.05)
-    dashboard = Dashboard(url, token, process, httpx.Client(base_url=url, timeout=30.0), stdout, stderr)
-    while True:
-        try:
-            if dashboard.client.get("api/snapshot", headers=dashboard.auth).status_code == 200:
-                return dashboard
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            dashboard.stop()
-            pytest.fail(f"workbench dashboard never answered:\n{dashboard.output()}")
-        time.sleep(0.05)
+            return found.group(1), token or (generated.group(1) if generated else "")
+        return None
+
+    url, secret = running.printed(address, "workbench dashboard did not start")
+    dashboard = Dashboard(url, secret, running, httpx.Client(base_url=url, timeout=30.0))
+    running.answers(dashboard.client, "api/snapshot", dashboard.auth, "workbench dashboard never answered")
+    return dashboard
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -17,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.server_process import START_TIMEOUT, ServerProcess, launch
 from workbench.config import load_settings
 from workbench.registry.api import Registry, open_store
 
 TOKEN = "test-token-5f1c9a"
-START_TIMEOUT = 60.0
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
@@ -48,62 +46,41 @@ class Server:
     """A running ``workbench serve`` process and an httpx client bound to it."""
 
     url: str
-    process: subprocess.Popen[bytes]
+    running: ServerProcess
     client: httpx.Client
-    stdout: Path
-    stderr: Path
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.running.process
+
+    @property
+    def stdout(self) -> Path:
+        return self.running.stdout
+
+    @property
+    def stderr(self) -> Path:
+        return self.running.stderr
 
     def output(self) -> str:
-        return self.stdout.read_text() + self.stderr.read_text()
+        return self.running.output()
 
     def stop(self) -> None:
         self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        self.running.stop()
 
 
 def start_server(folder: Path, home: Path, args: Sequence[str] = (), env: dict[str, str] | None = None) -> Server:
     """Start ``workbench serve --port 0`` with ``home`` as WORKBENCH_HOME; return once /healthz answers."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
-    environ.update({"WORKBENCH_HOME": str(home), "WORKBENCH_TOKEN": TOKEN, **(env or {})})
-    stdout, stderr = folder / "serve.out", folder / "serve.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workbench.cli", "serve", "--port", "0", *args],
-            stdout=out,
-            stderr=err,
-            cwd=folder,
-            env=environ,
-        )
-    deadline = time.monotonic() + START_TIMEOUT
-    url = None
-    while url is None:
-        found = _LISTENING.search(stdout.read_text())
-        if found:
-            url = found.group(1)
-        elif process.poll() is not None or time.monotonic() > deadline:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=15)
-            pytest.fail(f"workbench serve did not start:\n{stdout.read_text()}\n{stderr.read_text()}")
-        else:
-            time.sleep(0.05)
-    server = Server(url, process, httpx.Client(base_url=url, timeout=30.0), stdout, stderr)
-    while True:
-        try:
-            if server.client.get("/healthz").status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            server.stop()
-            pytest.fail(f"workbench serve never became healthy:\n{server.output()}")
-        time.sleep(0.05)
+    running = launch(folder, home, ["serve", "--port", "0", *args], {"WORKBENCH_TOKEN": TOKEN, **(env or {})})
+    url = running.printed(lambda text: _first_group(_LISTENING, text), "workbench serve did not start")
+    server = Server(url, running, httpx.Client(base_url=url, timeout=30.0))
+    running.answers(server.client, "/healthz", {}, "workbench serve never became healthy")
+    return server
+
+
+def _first_group(pattern: re.Pattern[str], text: str) -> str | None:
+    found = pattern.search(text)
+    return found.group(1) if found else None
 
 
 @pytest.fixture(scope="module")
