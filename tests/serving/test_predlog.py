@@ -164,7 +164,7 @@ def test_retention_keeps_the_newest_predictions_only(request: pytest.FixtureRequ
 
 def _stored_predictions(log: PredictionLog) -> int:
     if isinstance(log, LocalPredictionLog):
-        return int(log._query("SELECT COUNT(*) FROM predictions")[0][0])
+        return int(log.db.query("SELECT COUNT(*) FROM predictions")[0][0])
     assert isinstance(log, RedisPredictionLog)
     order = int(log.client.zcard(log._key("order")))
     stored = sum(1 for _ in log.client.scan_iter(match=log._key("p", "*")))  # test-only inspection

@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -29,6 +25,7 @@ from workbench.errors import IntegrityError, ModelNotFoundError, StoreError, Sto
 from workbench.fsutil import atomic_write_bytes, fsync_dir
 from workbench.registry.store import SCHEMA_VERSION, Store, check_digest, sha256_hex
 from workbench.registry.version import ModelVersion, PromotionEvent
+from workbench.sqlite_db import SqliteDatabase
 
 _BUSY_TIMEOUT_S = 60.0
 STALE_TEMP_S = 3600.0
@@ -65,14 +62,18 @@ class LocalStore(Store):
     def __init__(self, root: Path) -> None:
         self.root = root
         self.artifacts = root / "artifacts"
-        self._lock = threading.RLock()
-        self._connection: sqlite3.Connection | None = None
-        self._pid = 0
         try:
             self.artifacts.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailableError(f"cannot create the local store in {root}: {exc}") from exc
-        self._connect()
+        self.db = SqliteDatabase(
+            root / "registry.sqlite3",
+            what=f"the local store in {root}",
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            synchronous="FULL",
+            busy_timeout=_BUSY_TIMEOUT_S,
+        )
         self._sweep_temp_files()
 
     def _sweep_temp_files(self) -> None:
@@ -92,64 +93,6 @@ class LocalStore(Store):
             )
         return cls(settings.home / "registry")
 
-    def _connect(self) -> sqlite3.Connection:
-        """This process's connection (a forked child opens its own), schema checked."""
-        if self._connection is not None and self._pid == os.getpid():
-            return self._connection
-        try:
-            conn = sqlite3.connect(
-                self.root / "registry.sqlite3",
-                timeout=_BUSY_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                found = conn.execute("PRAGMA user_version").fetchone()[0]
-                if found > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"the local store in {self.root} has schema version {found}; "
-                        f"this workbench reads up to {SCHEMA_VERSION}",
-                        hint="upgrade workbench",
-                    )
-                if found < SCHEMA_VERSION:
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                conn.close()
-                raise
-        except sqlite3.Error as exc:
-            raise StoreUnavailableError(f"cannot open the local store in {self.root}: {exc}") from exc
-        self._connection, self._pid = conn, os.getpid()
-        return conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._connect()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailableError(f"the local store in {self.root} is unavailable: {exc}") from exc
-
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._connect().execute(sql, params).fetchall()
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailableError(f"the local store in {self.root} is unavailable: {exc}") from exc
-
     def _artifact_path(self, sha256: str) -> Path:
         check_digest(sha256)
         return self.artifacts / sha256[:2] / sha256
@@ -166,7 +109,7 @@ class LocalStore(Store):
     def add_version(self, name: str, record: Mapping[str, Any], stage: str, artifact: bytes) -> int:
         self.put_artifact(record["sha256"], artifact)
         text = json.dumps(record, sort_keys=True)
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             (number,) = conn.execute(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = ?", (name,)
             ).fetchone()
@@ -182,7 +125,7 @@ class LocalStore(Store):
         return ModelVersion.from_record(name, number, stage, json.loads(text))
 
     def get_version(self, name: str, version: int) -> ModelVersion:
-        rows = self._query(
+        rows = self.db.query(
             "SELECT version, stage, record FROM versions WHERE name = ? AND version = ?", (name, version)
         )
         if not rows:
@@ -190,11 +133,11 @@ class LocalStore(Store):
         return self._version(name, rows[0])
 
     def list_versions(self, name: str) -> list[ModelVersion]:
-        rows = self._query("SELECT version, stage, record FROM versions WHERE name = ? ORDER BY version", (name,))
+        rows = self.db.query("SELECT version, stage, record FROM versions WHERE name = ? ORDER BY version", (name,))
         return [self._version(name, row) for row in rows]
 
     def list_names(self) -> list[str]:
-        return [row[0] for row in self._query("SELECT DISTINCT name FROM versions ORDER BY name")]
+        return [row[0] for row in self.db.query("SELECT DISTINCT name FROM versions ORDER BY name")]
 
     def read_artifact(self, sha256: str) -> bytes:
         path = self._artifact_path(sha256)
@@ -206,7 +149,7 @@ class LocalStore(Store):
     def apply_stages(
         self, name: str, expected: Mapping[int, str], changes: Mapping[int, str], event: PromotionEvent
     ) -> bool:
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             for number, stage in expected.items():
                 row = conn.execute(
                     "SELECT stage FROM versions WHERE name = ? AND version = ?", (name, number)
@@ -221,25 +164,22 @@ class LocalStore(Store):
         return True
 
     def history(self, name: str) -> list[PromotionEvent]:
-        rows = self._query("SELECT event FROM history WHERE name = ? ORDER BY id", (name,))
+        rows = self.db.query("SELECT event FROM history WHERE name = ? ORDER BY id", (name,))
         return [PromotionEvent.from_record(json.loads(row[0])) for row in rows]
 
     def add_gate_result(self, name: str, version: int, record: Mapping[str, Any]) -> None:
         text = json.dumps(record, sort_keys=True)
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             conn.execute("INSERT INTO gate_results (name, version, result) VALUES (?, ?, ?)", (name, version, text))
 
     def gate_results(self, name: str, version: int) -> list[dict[str, Any]]:
-        rows = self._query(
+        rows = self.db.query(
             "SELECT result FROM gate_results WHERE name = ? AND version = ? ORDER BY id", (name, version)
         )
         return [json.loads(row[0]) for row in rows]
 
     def close(self) -> None:
-        with self._lock:
-            if self._connection is not None and self._pid == os.getpid():
-                self._connection.close()
-            self._connection = None
+        self.db.close()
 
 
 __all__ = ["LocalStore"]

@@ -35,13 +35,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +49,7 @@ from workbench.errors import ConfigError, StoreUnavailableError
 from workbench.registry.version import ModelVersion
 from workbench.serving.drift import feature_psi
 from workbench.serving.feedback import Confusion, FeedbackResult, label_text
+from workbench.sqlite_db import SqliteDatabase
 
 SCHEMA_VERSION = 1
 DEFAULT_WINDOW = 1000
@@ -360,67 +358,18 @@ class LocalPredictionLog(PredictionLog):
     def __init__(self, folder: Path, retention: Retention, reference: Reference) -> None:
         super().__init__(retention, reference)
         self.path = folder / "predictions.sqlite3"
-        self._lock = threading.RLock()
-        self._connection: sqlite3.Connection | None = None
-        self._pid = 0
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreUnavailableError(f"cannot create the prediction log in {folder}: {exc}") from exc
-        with self._lock:
-            self._connect()
-
-    def _connect(self) -> sqlite3.Connection:
-        """This process's connection (a forked child opens its own), schema created or checked."""
-        if self._connection is not None and self._pid == os.getpid():
-            return self._connection
-        try:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                found = conn.execute("PRAGMA user_version").fetchone()[0]
-                if found > SCHEMA_VERSION:
-                    raise ConfigError(
-                        f"the prediction log {self.path} has schema version {found}; this workbench reads up to "
-                        f"{SCHEMA_VERSION}",
-                        hint="upgrade workbench",
-                    )
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                conn.close()
-                raise
-        except sqlite3.Error as exc:
-            raise StoreUnavailableError(f"cannot open the prediction log {self.path}: {exc}") from exc
-        self._connection, self._pid = conn, os.getpid()
-        return conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                conn = self._connect()
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreUnavailableError(f"the prediction log {self.path} failed: {exc}") from exc
-
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._connect().execute(sql, tuple(params)).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreUnavailableError(f"the prediction log {self.path} failed: {exc}") from exc
+        self.db = SqliteDatabase(
+            self.path,
+            what=f"the prediction log {self.path}",
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            synchronous="NORMAL",
+            busy_timeout=30.0,
+        )
 
     def append(self, records: Sequence[PredictionRecord]) -> None:
         if not records:
@@ -429,7 +378,7 @@ class LocalPredictionLog(PredictionLog):
             (r.request_id, r.name, r.version, r.arm, r.features_sha256, label_text(r.prediction), r.at, r.latency_ms)
             for r in records
         ]
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO predictions (request_id, name, version, arm, features_sha256, prediction, at, "
                 "latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -446,7 +395,7 @@ class LocalPredictionLog(PredictionLog):
             return
         now = time.time()
         kept = self.retention.drift_rows
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             conn.executemany(
                 "INSERT INTO feature_rows (name, version, at, row) VALUES (?, ?, ?, ?)",
                 [(name, version, now, json.dumps([float(x) for x in row])) for row in rows[-kept:]],
@@ -461,7 +410,7 @@ class LocalPredictionLog(PredictionLog):
         counts = dict.fromkeys(FEEDBACK_KINDS, 0)
         now = time.time()
         touched: set[Group] = set()
-        with self._transaction() as conn:
+        with self.db.transaction() as conn:
             for request_id, label in pairs:
                 found = conn.execute(
                     "SELECT name, version, arm, prediction, labelled FROM predictions WHERE request_id = ?",
@@ -494,14 +443,14 @@ class LocalPredictionLog(PredictionLog):
         return FeedbackResult(counts["accepted"], counts["unknown"], counts["duplicate"])
 
     def feedback_counts(self) -> dict[tuple[str, str], int]:
-        return {(name, kind): int(n) for name, kind, n in self._query("SELECT name, kind, n FROM feedback_counts")}
+        return {(name, kind): int(n) for name, kind, n in self.db.query("SELECT name, kind, n FROM feedback_counts")}
 
     def _labelled(self, name: str | None, window: int, since: float) -> dict[Group, list[tuple[str, str, float]]]:
         where, params = ("WHERE name = ?", [name]) if name is not None else ("", [])
-        groups = self._query(f"SELECT DISTINCT name, version, arm FROM labels {where}", params)
+        groups = self.db.query(f"SELECT DISTINCT name, version, arm FROM labels {where}", params)
         found: dict[Group, list[tuple[str, str, float]]] = {}
         for model, version, arm in groups:
-            rows = self._query(
+            rows = self.db.query(
                 "SELECT truth, predicted, at FROM labels WHERE name = ? AND version = ? AND arm = ? AND at >= ? "
                 "ORDER BY seq DESC LIMIT ?",
                 (model, version, arm, since, window),
@@ -512,24 +461,21 @@ class LocalPredictionLog(PredictionLog):
     def _latencies(self, name: str | None, since: float) -> dict[Group, list[float]]:
         where, params = ("AND name = ?", [since, name]) if name is not None else ("", [since])
         found: dict[Group, list[float]] = {}
-        for model, version, arm, latency in self._query(
+        for model, version, arm, latency in self.db.query(
             f"SELECT name, version, arm, latency_ms FROM predictions WHERE at >= ? {where}", params
         ):
             found.setdefault((model, int(version), arm), []).append(float(latency))
         return found
 
     def _feature_rows(self, name: str, version: int) -> list[list[float]]:
-        rows = self._query(
+        rows = self.db.query(
             "SELECT row FROM feature_rows WHERE name = ? AND version = ? AND at >= ? ORDER BY seq DESC LIMIT ?",
             (name, version, time.time() - self.retention.max_age_s, self.retention.drift_rows),
         )
         return [json.loads(row) for (row,) in rows]
 
     def close(self) -> None:
-        with self._lock:
-            if self._connection is not None and self._pid == os.getpid():
-                self._connection.close()
-            self._connection = None
+        self.db.close()
         super().close()
 
 
