@@ -119,6 +119,10 @@ def test_bad_input_and_output_are_clear_errors(store: str) -> None:
         datamart.put("x", [[1, 2]])
     with pytest.raises(DatamartError, match="column name of the DataFrame must be a string"):
         datamart.put("x", pd.DataFrame({0: [1]}))
+    with pytest.raises(DatamartError, match="DataFrame cannot be stored as Arrow"):
+        datamart.put("x", pd.DataFrame({"mixed": [1, "one", 2.5]}))
+    with pytest.raises(DatamartError, match="arrays cannot be stored as Arrow columns"):
+        datamart.put("x", {"a": [1, 2, 3], "b": [1]})
     with pytest.raises(DatamartError, match="description must be a string"):
         datamart.put("x", pd.DataFrame({"a": [1]}), description=3)  # type: ignore[arg-type]
     datamart.put("x", pd.DataFrame({"a": [1]}))
