@@ -67,6 +67,34 @@ class ServerProcess:
                 self.process.wait(timeout=15)
 
 
+@dataclass
+class RunningServer:
+    """A started server command and an httpx client bound to its address."""
+
+    url: str
+    running: ServerProcess
+    client: httpx.Client
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.running.process
+
+    @property
+    def stdout(self) -> Path:
+        return self.running.stdout
+
+    @property
+    def stderr(self) -> Path:
+        return self.running.stderr
+
+    def output(self) -> str:
+        return self.running.output()
+
+    def stop(self) -> None:
+        self.client.close()
+        self.running.stop()
+
+
 def launch(folder: Path, home: Path, command: Sequence[str], env: dict[str, str]) -> ServerProcess:
     """Run ``workbench COMMAND`` in ``folder`` with ``home`` as WORKBENCH_HOME and only ``env``'s other settings."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import require_executable
-from tests.server_process import ServerProcess, launch
+from tests.server_process import RunningServer, launch
 from workbench.config import Settings, load_settings
 from workbench.jobs.run import Run
 from workbench.jobs.schedule import Schedule
@@ -103,25 +102,10 @@ def notebook_bytes(run_id: str) -> bytes:
 
 
 @dataclass
-class Dashboard:
+class Dashboard(RunningServer):
     """A running ``workbench dashboard`` and an httpx client bound to it (without credentials)."""
 
-    url: str
-    token: str
-    running: ServerProcess
-    client: httpx.Client
-
-    @property
-    def process(self) -> subprocess.Popen[bytes]:
-        return self.running.process
-
-    @property
-    def stdout(self) -> Path:
-        return self.running.stdout
-
-    @property
-    def stderr(self) -> Path:
-        return self.running.stderr
+    token: str = ""
 
     @property
     def auth(self) -> dict[str, str]:
@@ -132,13 +116,6 @@ class Dashboard:
         response.raise_for_status()
         state: dict[str, Any] = json.loads(response.content)
         return state
-
-    def output(self) -> str:
-        return self.running.output()
-
-    def stop(self) -> None:
-        self.client.close()
-        self.running.stop()
 
 
 def start_dashboard(
@@ -158,7 +135,7 @@ def start_dashboard(
         return None
 
     url, secret = running.printed(address, "workbench dashboard did not start")
-    dashboard = Dashboard(url, secret, running, httpx.Client(base_url=url, timeout=30.0))
+    dashboard = Dashboard(url, running, httpx.Client(base_url=url, timeout=30.0), secret)
     running.answers(dashboard.client, "api/snapshot", dashboard.auth, "workbench dashboard never answered")
     return dashboard
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.server_process import START_TIMEOUT, ServerProcess, launch
+from tests.server_process import START_TIMEOUT, RunningServer, launch
 from workbench.config import load_settings
 from workbench.registry.api import Registry, open_store
 
@@ -41,32 +39,8 @@ def register_iris(registry: Registry, name: str = "iris", *, C: float = 1.0, sta
     return registry.register(fit_iris(C), name, eval_data=iris_data(), stage=stage).version
 
 
-@dataclass
-class Server:
+class Server(RunningServer):
     """A running ``workbench serve`` process and an httpx client bound to it."""
-
-    url: str
-    running: ServerProcess
-    client: httpx.Client
-
-    @property
-    def process(self) -> subprocess.Popen[bytes]:
-        return self.running.process
-
-    @property
-    def stdout(self) -> Path:
-        return self.running.stdout
-
-    @property
-    def stderr(self) -> Path:
-        return self.running.stderr
-
-    def output(self) -> str:
-        return self.running.output()
-
-    def stop(self) -> None:
-        self.client.close()
-        self.running.stop()
 
 
 def start_server(folder: Path, home: Path, args: Sequence[str] = (), env: dict[str, str] | None = None) -> Server:
