@@ -30,8 +30,13 @@ def execute(client: Any, code: str) -> tuple[dict[str, Any], list[dict[str, Any]
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
         outputs.append(msg)
-    reply = client.get_shell_msg(timeout=TIMEOUT)
-    return reply["content"], outputs
+    # The shell channel may still hold replies to earlier requests: on a busy machine the
+    # client's start-up sends kernel_info again each second until one is answered, and
+    # every extra reply arrives later. Only the reply to this request counts.
+    while True:
+        reply = client.get_shell_msg(timeout=TIMEOUT)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"], outputs
 
 
 def test_wtime_displays_an_html_table_in_the_notebook(kernel: Any) -> None:
@@ -50,3 +55,9 @@ def test_a_failing_magic_fails_the_cell(kernel: Any) -> None:
     reply, _ = execute(kernel, "%wtime -n 1 -r 1 1/0")
     assert reply["status"] == "error"
     assert reply["ename"] == "ZeroDivisionError"
+
+
+def test_a_reply_to_an_earlier_request_is_not_taken_for_the_cells(kernel: Any) -> None:
+    kernel.kernel_info()  # what a slow kernel start leaves behind: a reply nobody waited for
+    reply, _ = execute(kernel, "%load_ext workbench\n%wtime --baseline missing pass")
+    assert (reply["status"], reply["ename"]) == ("error", "UsageError")
