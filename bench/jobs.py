@@ -54,8 +54,8 @@ def cli_comparison(notebook: Path, runs: int, env: dict[str, str]) -> dict[str, 
 
 def start_delays(notebook: Path, runs: int) -> list[float]:
     """Seconds from a job's due time to its first cell starting, with the kernel pool warm."""
-    from workbench.jobs.schedule import Schedule
     from workbench.jobs.scheduler import Scheduler
+    from workbench.storage.run_records import Schedule
 
     scheduler = Scheduler()
     delays = []

@@ -87,9 +87,10 @@ Prepared = dict[str, tuple[float, Callable[[], Any]]]
 
 
 def prepare_workbench(url: str, fitted: dict[str, Any], repeats: int) -> Prepared:
-    from workbench.registry import Registry, open_store
+    from workbench.registry import Registry
+    from workbench.storage import open_storage
 
-    registry = Registry(open_store(url))
+    registry = Registry(open_storage(url=url).models)
     out: Prepared = {}
     for label, model in fitted.items():
         name = label.split("(")[0]
@@ -182,13 +183,15 @@ def measure_loads(prepared: dict[str, Prepared | str], repeats: int) -> dict[str
 def small_registration_ms(X: Any, y: Any, repeats: int = 20) -> float:
     from sklearn.linear_model import LogisticRegression
 
-    from workbench.registry import Registry, open_store
+    from workbench.registry import Registry
+    from workbench.storage import open_storage
 
     small = LogisticRegression(max_iter=1000).fit(X[:500, :8], y[:500])
-    registry = Registry(open_store("local"))
+    storage = open_storage(url="local")
+    registry = Registry(storage.models)
     registry.register(small, "warmup", eval_data=(X[:500, :8], y[:500]))
     seconds = median_seconds(lambda: registry.register(small, "small", eval_data=(X[:500, :8], y[:500])), repeats)
-    registry.store.close()
+    storage.close()
     return seconds * 1e3
 
 

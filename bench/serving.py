@@ -386,7 +386,8 @@ def main() -> None:
 
     from workbench.config import load_settings
     from workbench.registry import onnx as onnx_module
-    from workbench.registry.api import Registry, open_store
+    from workbench.registry.api import Registry
+    from workbench.storage import open_storage
 
     X, y = load_breast_cancer(return_X_y=True)
     models = {
@@ -406,13 +407,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         home = folder / "wbhome"
-        store = open_store("local", load_settings(home=home, cwd=folder, environ={}))
-        registry = Registry(store)
+        storage = open_storage(load_settings(home=home, cwd=folder, environ={}), url="local")
+        registry = Registry(storage.models)
         sessions = {}
         for name, model in models.items():
-            version = registry.register(model, name, eval_data=(X, y), stage="production", onnx=True)
-            sessions[name] = onnx_module.session(store.verified_artifact(version, "onnx"), threads=1)
-        store.close()
+            registered = registry.register(model, name, eval_data=(X, y), onnx=True)
+            version = registry.record_stage(name, registered.version, "production")
+            sessions[name] = onnx_module.session(storage.models.verified_artifact(version, "onnx"), threads=1)
+        storage.close()
         script = folder / "post.lua"
         script.write_text(WRK_SCRIPT)
         bodies = {}

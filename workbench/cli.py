@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "workbench.notebooks",
     "workbench.jobs.cli",
     "workbench.registry.cli",
+    "workbench.lifecycle.cli",
     "workbench.serving.cli",
     "workbench.dashboard.cli",
 ]

@@ -13,14 +13,15 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
     ├── BaselineNotFoundError  a performance baseline that was never saved
     ├── PerformanceRegression  a measurement slower than its baseline beyond the tolerance
     ├── MissingDependencyError an optional dependency that is not installed
+    ├── StorageError           a store that cannot be used: unknown backend, data of a newer schema,
+    │   │                      a backend lacking a kind of store, an operation the backend refused
+    │   └── StorageUnavailableError  a store that cannot be reached, or did not answer in time
     └── RegistryError          the model registry refused or failed an operation
         ├── ModelNotFoundError     no such model, version or stage
         ├── InvalidMetadataError   metrics, params or tags that cannot be stored
         ├── IntegrityError         an artifact whose bytes do not match its recorded hash
         ├── UnsafeModelError       an artifact that would run untrusted code on load
-        ├── StageError             an unknown stage or a promotion that cannot happen
-        └── StoreError             a store that is unusable (schema written by a newer version)
-            └── StoreUnavailableError  a store that cannot be reached in time
+        └── StageError             an unknown stage or a promotion that cannot happen
     AcceptanceError            acceptance gates that cannot be read or run
     ├── HoldoutError           a holdout dataset that cannot be loaded, or whose pinned hash changed
     └── GateFailedError        a model version below its gates (model, version, failures)
@@ -153,15 +154,21 @@ class StageError(RegistryError, ValueError):
     hint = "stages are dev, staging, production and archived"
 
 
-class StoreError(RegistryError):
-    """A store that cannot be used, such as one written by a newer workbench."""
+class StorageError(WorkbenchError):
+    """A store that cannot be used: an unknown backend, data written by a newer workbench, a
+    backend that lacks a kind of store, or an operation the backend refused. Every backend's
+    own errors (SQLite, Redis, the file system) arrive translated into this branch."""
 
 
-class StoreUnavailableError(StoreError):
+class StorageUnavailableError(StorageError):
     """A store that cannot be reached, or did not answer within its timeout."""
 
     hint = "check that the store is running and reachable (WORKBENCH_STORE), then retry"
 
+
+# the names of workbench 0.1, when the store errors sat under RegistryError; kept for one release
+StoreError = StorageError
+StoreUnavailableError = StorageUnavailableError
 
 
 class AcceptanceError(WorkbenchError):
@@ -363,6 +370,8 @@ __all__ = [
     "SearchFailedError",
     "ServingError",
     "StageError",
+    "StorageError",
+    "StorageUnavailableError",
     "StoreError",
     "StoreUnavailableError",
     "TimingError",

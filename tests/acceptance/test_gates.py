@@ -15,7 +15,7 @@ from workbench.acceptance.config import parse_gate
 from workbench.acceptance.scores import score
 from workbench.config import load_settings
 from workbench.errors import AcceptanceError, HoldoutError
-from workbench.registry.local import LocalStore
+from workbench.storage.local.models import LocalModelStore
 
 
 def gate(tmp_path: Path, **table: Any) -> Any:
@@ -118,13 +118,13 @@ def test_scores_match_scikit_learn_and_are_reproducible() -> None:
 
 
 def test_a_schema_1_local_store_gains_the_gate_results_table() -> None:
-    store = LocalStore.from_url("local", load_settings())
+    store = LocalModelStore(load_settings().home / "registry")
     store.close()
     database = store.root / "registry.sqlite3"
     with sqlite3.connect(database) as conn:
         conn.execute("DROP TABLE gate_results")
         conn.execute("PRAGMA user_version = 1")
-    reopened = LocalStore.from_url("local", load_settings())
+    reopened = LocalModelStore(load_settings().home / "registry")
     assert reopened.gate_results("churn", 1) == []
     reopened.close()
 
@@ -137,10 +137,10 @@ def test_only_classifiers_are_scored() -> None:
 def test_slices_judge_rows_of_the_holdout(tmp_path: Path, data_iris: Any) -> None:
     from workbench.acceptance import evaluate
     from workbench.registry import Registry
-    from workbench.registry.memory import MemoryStore
+    from workbench.storage.memory.models import MemoryModelStore
 
     X, y = data_iris
-    registry = Registry(MemoryStore())
+    registry = Registry(MemoryModelStore())
     version = registry.register(_iris_model(X, y), "flowers")
     slices = {
         "long": {"column": "petal length (cm)", "min": 4.0, "recall": 0.5},

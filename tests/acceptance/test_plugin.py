@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.stages import in_production
 from workbench.registry import Registry
 
 pytestmark = pytest.mark.timeout(120)
@@ -98,7 +99,7 @@ def test_the_confidence_rule_fails_a_borderline_model_every_time(
 def test_no_worse_than_production_compares_on_the_same_resamples(
     pytester: pytest.Pytester, project: Path, registry: Registry, strong: Any, borderline: Any
 ) -> None:
-    registry.register(strong, "cancer", stage="production")
+    in_production(registry, registry.register(strong, "cancer"))
     registry.register(borderline, "cancer")
     result = pytester.runpytest("--wb-acceptance", "--wb-model", "cancer", "-v")
     result.assert_outcomes(passed=3, failed=1)
@@ -218,11 +219,11 @@ def test_gates_are_collected_beside_testpaths(pytester: pytest.Pytester, registr
 def test_a_tampered_model_is_refused_before_it_is_loaded(
     pytester: pytest.Pytester, project: Path, registry: Registry, flowers_model: Any
 ) -> None:
-    from workbench.registry.local import LocalStore  # imported now: pytester runs reload modules
+    from workbench.storage.local.models import LocalModelStore  # imported now: pytester runs reload modules
 
     version = registry.register(flowers_model, "flowers")
     store = registry.store
-    assert isinstance(store, LocalStore)
+    assert isinstance(store, LocalModelStore)
     artifact = store.artifacts / version.sha256[:2] / version.sha256
     data = bytearray(artifact.read_bytes())
     data[100] ^= 1

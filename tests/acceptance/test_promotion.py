@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import workbench as wb
+from tests.stages import in_production
 from workbench import cli
 from workbench.acceptance import GateReport, load_gates
 from workbench.errors import GateFailedError, HoldoutError
@@ -59,7 +60,7 @@ def test_force_promotes_anyway_and_the_history_says_so(
 
 
 def test_the_python_api_takes_the_same_gate(example: Path, registry: Registry, strong: Any, borderline: Any) -> None:
-    registry.register(strong, "cancer", stage="production")
+    wb.register(strong, "cancer", stage="production")  # through the gates, as the history shows
     registry.register(borderline, "cancer")
     with pytest.raises(GateFailedError) as info:
         wb.promote("cancer", 2, "production")
@@ -99,7 +100,7 @@ def test_models_without_gates_promote_as_before(registry: Registry, strong: Any)
 def test_a_challenger_passes_the_same_gates_before_it_takes_traffic(
     capsys: pytest.CaptureFixture[str], example: Path, registry: Registry, strong: Any, weak: Any
 ) -> None:
-    registry.register(strong, "cancer", stage="production")
+    in_production(registry, registry.register(strong, "cancer"))
     registry.register(weak, "cancer")
     code, out, err = promote(capsys, "cancer", "2", "--to", "challenger", "--weight", "0.1")
     assert (code, out) == (1, "") and "cancer v2 fails" in err

@@ -14,11 +14,12 @@ import pytest
 
 from tests.conftest import require_executable
 from tests.server_process import RunningServer, launch
+from tests.stages import in_production
 from workbench.config import Settings, load_settings
-from workbench.jobs.run import Run
-from workbench.jobs.schedule import Schedule
-from workbench.jobs.store import open_run_store
-from workbench.registry.api import Registry, open_store
+from workbench.registry.api import Registry
+from workbench.storage import open_storage
+from workbench.storage.run_records import Run
+from workbench.storage.schedule_records import Schedule
 
 TOKEN = "dashboard-test-token-7d2e"
 CHROMIUM_ARGS = [
@@ -59,12 +60,13 @@ def settings_for(home: Path, store: str | None = None) -> Settings:
 
 def populate(settings: Settings) -> None:
     """Two models, a gate result, three runs (one with an output notebook) and a schedule."""
-    store = open_store(settings.store, settings)
+    storage = open_storage(settings, url=settings.store)
+    store = storage.models
     registry = Registry(store)
     try:
         X, y = iris_data()
         registry.register(fit_iris(0.01), "iris", eval_data=(X, y), tags={"owner": XSS_TAG})
-        registry.register(fit_iris(1.0), "iris", eval_data=(X, y), stage="production", tags={"team": "risk"})
+        in_production(registry, registry.register(fit_iris(1.0), "iris", eval_data=(X, y), tags={"team": "risk"}))
         store.add_gate_result(
             "iris",
             2,
@@ -72,8 +74,9 @@ def populate(settings: Settings) -> None:
         )
         registry.register(fit_iris(0.1), "churn-model", eval_data=(X, y), stage="staging")
     finally:
-        store.close()
-    with open_run_store(settings) as runs:
+        storage.close()
+    with open_storage(settings) as opened:
+        runs = opened.runs
         for index in range(3):
             run = Run(
                 run_id=f"run-{index}",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from tests.dashboard.conftest import CHROMIUM_ARGS, fit_iris, iris_data, login, settings_for, start_dashboard
 from workbench.dashboard.snapshot import Sources, build_snapshot
-from workbench.jobs.run import Run
-from workbench.jobs.store import open_run_store
-from workbench.registry.api import Registry, open_store
+from workbench.registry.api import Registry
+from workbench.storage import open_storage
+from workbench.storage.run_records import Run
 
 NAMES = 20
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -42,13 +42,15 @@ def main(argv: list[str] | None = None) -> int:
         X, y = iris_data()
         models = [fit_iris(C) for C in (0.01, 0.1, 1.0)]
         started = time.monotonic()
-        registry = Registry(open_store("local", settings))
+        storage = open_storage(settings, url="local")
+        registry = Registry(storage.models)
         for index in range(args.versions):
             registry.register(models[index % 3], f"model-{index % NAMES:02d}", eval_data=(X, y))
         for name in registry.store.list_names():
-            registry.promote(name, registry.store.list_versions(name)[-1].version, "production")
-        registry.store.close()
-        with open_run_store(settings) as runs:
+            registry.record_stage(name, registry.store.list_versions(name)[-1].version, "production")
+        storage.close()
+        with open_storage(settings) as opened:
+            runs = opened.runs
             for index in range(args.runs):
                 runs.save_run(
                     Run(

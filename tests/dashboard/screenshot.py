@@ -20,10 +20,10 @@ from tests.dashboard.conftest import CHROMIUM_ARGS, login, start_dashboard
 from tests.serving.conftest import TOKEN as SERVE_TOKEN
 from tests.serving.conftest import start_server
 from workbench.config import load_settings
-from workbench.jobs.run import Run
-from workbench.jobs.schedule import Schedule
-from workbench.jobs.store import open_run_store
-from workbench.registry.api import Registry, open_store
+from workbench.registry.api import Registry
+from workbench.storage import open_storage
+from workbench.storage.run_records import Run
+from workbench.storage.schedule_records import Schedule
 
 PYPROJECT = """
 [tool.workbench.acceptance.cancer-classifier]
@@ -44,7 +44,8 @@ def _project(folder: Path) -> None:
     from sklearn.preprocessing import StandardScaler
 
     settings = load_settings(cwd=folder)
-    registry = Registry(open_store(settings.store, settings))
+    storage = open_storage(settings, url=settings.store)
+    registry = Registry(storage.models)
     try:
         X, y = load_breast_cancer(return_X_y=True, as_frame=True)
         X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
@@ -56,18 +57,19 @@ def _project(folder: Path) -> None:
         ]
         for model in candidates:
             registry.register(model.fit(X_train, y_train), "cancer-classifier", eval_data=(X_test, y_test))
-        registry.promote("cancer-classifier", 2, "production")
-        registry.promote("cancer-classifier", 3, "production")
-        registry.promote("cancer-classifier", 4, "staging")
+        registry.record_stage("cancer-classifier", 2, "production")
+        registry.record_stage("cancer-classifier", 3, "production")
+        registry.record_stage("cancer-classifier", 4, "staging")
         Xi, yi = load_iris(return_X_y=True)
         for C in (0.05, 1.0):
             registry.register(
                 LogisticRegression(C=C, max_iter=2000).fit(Xi, yi), "iris", eval_data=(Xi, yi), tags={"team": "demo"}
             )
-        registry.promote("iris", 2, "production")
+        registry.record_stage("iris", 2, "production")
     finally:
-        registry.store.close()
-    with open_run_store(settings) as runs:
+        storage.close()
+    with open_storage(settings) as opened:
+        runs = opened.runs
         for index in range(12):
             failed = index % 5 == 3
             run_id = f"train-202601{index + 1:02d}-0200"

@@ -25,9 +25,9 @@ from tests.dashboard.conftest import (
     settings_for,
     start_dashboard,
 )
-from workbench.jobs.run import Run
-from workbench.jobs.store import open_run_store
-from workbench.registry.api import Registry, open_store
+from workbench.registry.api import Registry
+from workbench.storage import open_storage
+from workbench.storage.run_records import Run
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,11 +43,12 @@ def test_the_page_shows_every_version_with_its_registered_numbers(
 ) -> None:
     login(page, shared_dashboard)
     assert page.url == shared_dashboard.url, "the token must leave the address bar"
-    store = open_store("local", settings_for(shared_home))
+    storage = open_storage(settings_for(shared_home), url="local")
+    store = storage.models
     try:
         versions = {(v.name, v.version): v for name in store.list_names() for v in store.list_versions(name)}
     finally:
-        store.close()
+        storage.close()
     assert set(versions) == {("iris", 1), ("iris", 2), ("churn-model", 1)}
     for (name, number), version in versions.items():
         row = _row(page, name, number)
@@ -98,7 +99,8 @@ def test_html_in_tags_parameters_and_metrics_is_shown_as_text_and_never_runs(
 def test_model_names_cannot_carry_markup() -> None:
     from workbench.errors import InvalidNameError
 
-    store = open_store("memory", settings_for(Path.cwd() / "home"))
+    storage = open_storage(settings_for(Path.cwd() / "home"), url="memory")
+    store = storage.models
     with pytest.raises(InvalidNameError):
         Registry(store).register(fit_iris(1.0), "<script>alert(1)</script>")
 
@@ -139,7 +141,8 @@ def test_the_token_in_the_url_becomes_a_strict_http_only_cookie(shared_dashboard
 
 def test_runs_are_paginated_server_side(tmp_path: Path, page: Any) -> None:
     home = tmp_path / "many"
-    with open_run_store(settings_for(home)) as runs:
+    with open_storage(settings_for(home)) as opened:
+        runs = opened.runs
         for index in range(120):
             runs.save_run(
                 Run(
@@ -172,12 +175,13 @@ def test_promotion_and_registration_show_within_two_seconds(tmp_path: Path, shar
     home = tmp_path / "wbhome"
     shutil.copytree(shared_home, home)
     dashboard = start_dashboard(tmp_path, home)
-    store = open_store("local", settings_for(home))
+    storage = open_storage(settings_for(home), url="local")
+    store = storage.models
     try:
         login(page, dashboard)
         registry = Registry(store)
         fingerprint = page.evaluate("document.body.dataset.fingerprint")
-        registry.promote("iris", 1, "staging")
+        registry.record_stage("iris", 1, "staging")
         started = time.monotonic()
         expect(_row(page, "iris", 1).locator("[data-field='stage']")).to_have_text("staging", timeout=2000)
         promoted_after = time.monotonic() - started
@@ -187,7 +191,8 @@ def test_promotion_and_registration_show_within_two_seconds(tmp_path: Path, shar
         started = time.monotonic()
         _row(page, "iris", 3).wait_for(timeout=2000)
         registered_after = time.monotonic() - started
-        with open_run_store(settings_for(home)) as runs:
+        with open_storage(settings_for(home)) as opened:
+            runs = opened.runs
             run = Run(run_id="run-live", job="train", notebook="train.ipynb", started_at="2026-03-01T00:00:00+00:00")
             runs.save_run(run)
             status = page.locator("tr[data-run='run-live'] [data-field='status']")
@@ -208,7 +213,7 @@ def test_promotion_and_registration_show_within_two_seconds(tmp_path: Path, shar
             "dev",
         ]
     finally:
-        store.close()
+        storage.close()
         dashboard.stop()
 
 

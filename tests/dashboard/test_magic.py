@@ -26,15 +26,16 @@ def shell(isolated_environment: Path, shared_home: Path) -> Iterator[Interactive
 def test_dashboard_magic_returns_and_shows_the_summary(
     shell: InteractiveShell, isolated_environment: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from workbench.registry.api import open_store
+    from workbench.storage import open_storage
 
     result = shell.run_line_magic("dashboard", "-o")
     assert isinstance(result, DashboardSummary)
-    store = open_store("local", settings_for(isolated_environment))
+    storage = open_storage(settings_for(isolated_environment), url="local")
+    store = storage.models
     try:
         production = store.find("iris", stage="production")
     finally:
-        store.close()
+        storage.close()
     rows = {(r[0], r[1]): dict(zip(COLUMNS, r, strict=True)) for r in result.rows}
     assert set(rows) == {("iris", "2"), ("iris", "1"), ("churn-model", "1")}
     assert rows["iris", "2"]["precision"] == f"{production.metrics['precision_macro']:.3f}"

@@ -1,32 +1,11 @@
-"""Datamart fixtures: the configured store as ``local`` or a real redis-server, and a frame
-of every dtype a modeller meets."""
+"""Datamart fixtures: a frame of every dtype a modeller meets (the backends come from
+``store_url`` and ``shared_store_url`` in tests/conftest.py)."""
 
 from __future__ import annotations
-
-import hashlib
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from tests.redis_server import RedisServer
-
-
-def _prefix(request: pytest.FixtureRequest) -> str:
-    return "dm" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
-
-
-@pytest.fixture(params=["local", "redis"])
-def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The store value every test's datamart calls use (set as WORKBENCH_STORE)."""
-    if request.param == "local":
-        value = "local"
-    else:
-        server: RedisServer = request.getfixturevalue("redis_server")
-        value = server.url(prefix=_prefix(request))
-    monkeypatch.setenv("WORKBENCH_STORE", value)
-    yield value
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ def _start_together(folder: Path) -> list[subprocess.Popen[bytes]]:
     return writers
 
 
-def test_concurrent_puts_give_one_version_per_content(store: str, tmp_path: Path) -> None:
+def test_concurrent_puts_give_one_version_per_content(shared_store_url: str, tmp_path: Path) -> None:
     writers = _start_together(tmp_path)
     results = []
     for writer in writers:

@@ -13,9 +13,8 @@ import pytest
 
 from tests.redis_server import RedisServer
 from workbench import datamart
-from workbench.datamart.stores import RedisDatamartStore
-from workbench.errors import DatamartError, StoreError
-from workbench.redis_connection import RedisConnection
+from workbench.errors import DatamartError
+from workbench.storage.redis_connection import RedisConnection
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,17 +90,6 @@ def test_a_damaged_local_file_is_refused(monkeypatch: pytest.MonkeyPatch, isolat
     with pytest.raises(DatamartError, match="do not match their SHA-256") as info:
         datamart.get("events")
     assert info.value.fields["version"] == stored.version
-
-
-def test_a_store_of_a_newer_schema_is_refused(redis_store: str) -> None:
-    datamart.put("events", _frame())
-    store = RedisDatamartStore(redis_store, Path("cache"))
-    try:
-        store.connection.client.set(store.connection.key("datamart", "schema"), 99)
-    finally:
-        store.close()
-    with pytest.raises(StoreError, match="datamarts with schema version 99"):
-        datamart.list()
 
 
 def test_version_metadata_of_a_newer_schema_is_refused(

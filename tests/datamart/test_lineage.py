@@ -26,7 +26,7 @@ print(wb.register(model, "lineage-model").version)
 """
 
 
-def test_register_attaches_the_datasets_read(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_register_attaches_the_datasets_read(shared_store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     stored = datamart.put("lineage-rows", pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "label": [0, 0, 1, 1]}))
     done = subprocess.run([sys.executable, "-c", TRAIN], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -41,7 +41,7 @@ def test_register_attaches_the_datasets_read(store: str, capsys: pytest.CaptureF
     assert "--version needs a model name" in capsys.readouterr().err
 
 
-def test_a_version_registered_in_this_process_lists_what_it_read(store: str) -> None:
+def test_a_version_registered_in_this_process_lists_what_it_read(store_url: str) -> None:
     stored = datamart.put("rows", pd.DataFrame({"a": [0.0, 1.0], "label": [0, 1]}))
     frame = datamart.get("rows", stored.version)
     version = default_registry().register(LogisticRegression().fit(frame[["a"]], frame["label"]), "m")

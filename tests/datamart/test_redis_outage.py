@@ -11,31 +11,22 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from tests.redis_server import RedisServer, start_redis
+from tests.redis_server import RedisServer
 from workbench import datamart
-from workbench.errors import StoreUnavailableError
+from workbench.errors import StorageUnavailableError
 
 TIMEOUT_S = 1.0
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path / "redis")
-    monkeypatch.setenv("WORKBENCH_STORE", server.url(prefix="outage", timeout=TIMEOUT_S))
-    yield server
-    server.stop()
-
-
 def _fails_in_time(action: Callable[[], Any]) -> None:
     started = time.monotonic()
-    with pytest.raises(StoreUnavailableError, match=r"Redis store at 127\.0\.0\.1:\d+/0 did not answer within 1 s"):
+    with pytest.raises(StorageUnavailableError, match=r"Redis store at 127\.0\.0\.1:\d+/0 did not answer within 1 s"):
         action()
     assert time.monotonic() - started < TIMEOUT_S + 1
 
@@ -60,26 +51,26 @@ def _intact(acknowledged: list[Any]) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_frozen_redis_is_a_typed_error_in_time(own_redis: RedisServer) -> None:
+def test_frozen_redis_is_a_typed_error_in_time(redis_store_down_soon: RedisServer) -> None:
     acknowledged = [datamart.put("events", pd.DataFrame({"a": list(range(n))})) for n in (1, 2)]
     datamart.get("events", acknowledged[0].version)
-    own_redis.signal(signal.SIGSTOP)
+    redis_store_down_soon.signal(signal.SIGSTOP)
     try:
         for action in _every_call(acknowledged[0]):
             _fails_in_time(action)
     finally:
-        own_redis.signal(signal.SIGCONT)
+        redis_store_down_soon.signal(signal.SIGCONT)
     _intact(acknowledged)
     assert datamart.put("events", pd.DataFrame({"a": [9, 9, 9]})).rows == 3
 
 
 @pytest.mark.timeout(60)
-def test_stopped_redis_is_a_typed_error_and_restart_loses_nothing(own_redis: RedisServer) -> None:
+def test_stopped_redis_is_a_typed_error_and_restart_loses_nothing(redis_store_down_soon: RedisServer) -> None:
     acknowledged = [datamart.put("events", pd.DataFrame({"a": list(range(n))})) for n in (1, 2)]
     datamart.get("events", acknowledged[0].version)
-    own_redis.stop()
+    redis_store_down_soon.stop()
     for action in _every_call(acknowledged[0]):
         _fails_in_time(action)
-    own_redis.start()
+    redis_store_down_soon.start()
     _intact(acknowledged)
     assert [v.name for v in datamart.list()] == ["events"]

@@ -1,4 +1,4 @@
-"""The datamart contract, on the local store and on a real Redis."""
+"""The datamart contract, on every backend: memory, the local store and a real Redis."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from workbench import datamart, run_context
 from workbench.errors import DatamartError, DatasetNotFoundError, InvalidNameError, MissingDependencyError
 
 
-def test_mixed_dtypes_round_trip_exactly(store: str, mixed: pd.DataFrame) -> None:
+def test_mixed_dtypes_round_trip_exactly(store_url: str, mixed: pd.DataFrame) -> None:
     stored = datamart.put("customers", mixed, description="every dtype")
     assert stored.rows == 4
     assert stored.columns == tuple(mixed.columns)
@@ -23,7 +23,7 @@ def test_mixed_dtypes_round_trip_exactly(store: str, mixed: pd.DataFrame) -> Non
     pd.testing.assert_frame_equal(datamart.get("customers", stored.version), mixed)
 
 
-def test_arrow_and_numpy_outputs(store: str, mixed: pd.DataFrame) -> None:
+def test_arrow_and_numpy_outputs(store_url: str, mixed: pd.DataFrame) -> None:
     datamart.put("customers", mixed)
     table = datamart.get("customers", as_="arrow")
     assert isinstance(table, pa.Table)
@@ -34,7 +34,7 @@ def test_arrow_and_numpy_outputs(store: str, mixed: pd.DataFrame) -> None:
     assert list(arrays["segment"]) == ["gold", None, "silver", "gold"]
 
 
-def test_a_mapping_of_arrays_is_a_dataset(store: str) -> None:
+def test_a_mapping_of_arrays_is_a_dataset(store_url: str) -> None:
     x = np.arange(12, dtype=np.float64)
     datamart.put("arrays", {"x": x, "y": x > 5})
     arrays = datamart.get("arrays", as_="numpy")
@@ -42,7 +42,7 @@ def test_a_mapping_of_arrays_is_a_dataset(store: str) -> None:
     np.testing.assert_array_equal(arrays["y"], x > 5)
 
 
-def test_same_content_is_the_same_version(store: str, mixed: pd.DataFrame) -> None:
+def test_same_content_is_the_same_version(store_url: str, mixed: pd.DataFrame) -> None:
     first = datamart.put("customers", mixed, description="first")
     again = datamart.put("customers", mixed.copy(), description="second")
     assert again == first
@@ -51,7 +51,7 @@ def test_same_content_is_the_same_version(store: str, mixed: pd.DataFrame) -> No
     assert [v.version for v in datamart.versions("customers")] == [first.version]
 
 
-def test_new_content_is_a_new_version_and_the_newest_is_the_default(store: str, mixed: pd.DataFrame) -> None:
+def test_new_content_is_a_new_version_and_the_newest_is_the_default(store_url: str, mixed: pd.DataFrame) -> None:
     old = datamart.put("customers", mixed)
     changed = mixed.assign(score=mixed["score"] * 2)
     new = datamart.put("customers", changed)
@@ -63,7 +63,7 @@ def test_new_content_is_a_new_version_and_the_newest_is_the_default(store: str, 
     pd.testing.assert_frame_equal(datamart.get("customers", old.version), mixed)
 
 
-def test_list_shows_the_newest_version_of_each_name(store: str, mixed: pd.DataFrame) -> None:
+def test_list_shows_the_newest_version_of_each_name(store_url: str, mixed: pd.DataFrame) -> None:
     assert len(datamart.list()) == 0
     datamart.put("b-set", mixed)
     newest = datamart.put("b-set", mixed.head(2))
@@ -71,7 +71,7 @@ def test_list_shows_the_newest_version_of_each_name(store: str, mixed: pd.DataFr
     assert list(datamart.list()) == [other, newest]
 
 
-def test_delete_one_version_then_all(store: str, mixed: pd.DataFrame, isolated_environment: Path) -> None:
+def test_delete_one_version_then_all(store_url: str, mixed: pd.DataFrame, isolated_environment: Path) -> None:
     old = datamart.put("customers", mixed)
     new = datamart.put("customers", mixed.head(1))
     assert list(datamart.delete("customers", old.version)) == [old]
@@ -86,7 +86,7 @@ def test_delete_one_version_then_all(store: str, mixed: pd.DataFrame, isolated_e
         datamart.delete("customers")
 
 
-def test_unknown_names_and_versions_name_what_exists(store: str, mixed: pd.DataFrame) -> None:
+def test_unknown_names_and_versions_name_what_exists(store_url: str, mixed: pd.DataFrame) -> None:
     stored = datamart.put("customers", mixed)
     with pytest.raises(DatasetNotFoundError, match="no dataset named 'churn'; datasets: customers") as info:
         datamart.get("churn")
@@ -101,7 +101,9 @@ HOSTILE = ["../etc", "a/b", "a\\b", "", ".hidden", "x" * 129, "a\x00b", "a\nb", 
 
 
 @pytest.mark.parametrize("name", HOSTILE)
-def test_hostile_names_are_refused_before_any_store_access(store: str, name: str, isolated_environment: Path) -> None:
+def test_hostile_names_are_refused_before_any_store_access(
+    store_url: str, name: str, isolated_environment: Path
+) -> None:
     frame = pd.DataFrame({"x": [1]})
     for call in (
         lambda: datamart.put(name, frame),
@@ -114,7 +116,7 @@ def test_hostile_names_are_refused_before_any_store_access(store: str, name: str
     assert not (isolated_environment / "datamarts").exists() or not any((isolated_environment / "datamarts").iterdir())
 
 
-def test_bad_input_and_output_are_clear_errors(store: str) -> None:
+def test_bad_input_and_output_are_clear_errors(store_url: str) -> None:
     with pytest.raises(DatamartError, match="cannot store a list"):
         datamart.put("x", [[1, 2]])
     with pytest.raises(DatamartError, match="column name of the DataFrame must be a string"):
@@ -131,7 +133,7 @@ def test_bad_input_and_output_are_clear_errors(store: str) -> None:
 
 
 def test_reads_are_recorded_for_the_run_and_the_process(
-    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stored = datamart.put("customers", pd.DataFrame({"a": [1, 2]}))
     run_dir = tmp_path / "run"
@@ -144,7 +146,7 @@ def test_reads_are_recorded_for_the_run_and_the_process(
     assert entry in datamart.datasets_read()
 
 
-def test_results_render_as_text_and_escaped_html(store: str) -> None:
+def test_results_render_as_text_and_escaped_html(store_url: str) -> None:
     stored = datamart.put("customers", pd.DataFrame({"a<b>": [1]}), description="<script>x</script>")
     assert "customers@" in str(stored) and "a<b>: int64" in str(stored)
     assert "<script>" not in stored._repr_html_() and "&lt;script&gt;" in stored._repr_html_()

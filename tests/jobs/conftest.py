@@ -10,7 +10,8 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from workbench.jobs.store import RunStore, open_run_store
+from workbench.storage import open_storage
+from workbench.storage.run_store import RunStore
 
 NotebookFactory = Callable[..., Path]
 
@@ -34,9 +35,8 @@ def make_notebook(tmp_path: Path) -> NotebookFactory:
 
 @pytest.fixture
 def store() -> Iterator[RunStore]:
-    runs = open_run_store()
-    yield runs
-    runs.close()
+    with open_storage() as storage:
+        yield storage.runs
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import pytest
 from tests.jobs.conftest import NotebookFactory
 from workbench.cli import main
 from workbench.jobs import runner
-from workbench.jobs.run import Run
+from workbench.storage.run_records import Run
 
 pytestmark = pytest.mark.timeout(120)
 

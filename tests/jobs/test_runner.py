@@ -12,7 +12,8 @@ from tests.redis_server import RedisServer
 from workbench.errors import BadParametersError, JobError, RunFailedError
 from workbench.jobs import run
 from workbench.jobs.execution import BANNER_TAG, FAILED_TAG, NOT_RUN_TAG
-from workbench.jobs.store import RunStore, open_run_store
+from workbench.storage import open_storage
+from workbench.storage.run_store import RunStore
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -164,9 +165,9 @@ def test_a_run_on_the_redis_store_is_visible_to_other_machines(
     result = run(path, {"x": 4})
     # another machine: same Redis, its own empty home folder
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "other-machine"))
-    with open_run_store() as other:
-        seen = other.get_run(result.run_id)
+    with open_storage() as other:
+        seen = other.runs.get_run(result.run_id)
         assert seen.metrics == {"x": 4}
-        local_copy = other.output_path(result.run_id)
+        local_copy = other.runs.output_path(result.run_id)
     assert local_copy.is_relative_to(tmp_path / "other-machine")
     assert nbformat.read(local_copy, as_version=4).metadata["workbench"]["run_id"] == result.run_id

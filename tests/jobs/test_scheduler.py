@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.jobs.conftest import NotebookFactory
-from workbench.jobs.schedule import Schedule
 from workbench.jobs.scheduler import Scheduler
+from workbench.storage.schedule_records import Schedule
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,31 +1,17 @@
-"""One contract for every run store: the embedded one and a real Redis."""
-
-import hashlib
-from collections.abc import Iterator
-from pathlib import Path
+"""One contract for every run store: memory, the embedded one and a real Redis."""
 
 import pytest
 
-from tests.redis_server import RedisServer
-from workbench.config import load_settings
-from workbench.errors import RunNotFoundError, StoreUnavailableError
-from workbench.jobs.local_store import LocalRunStore
-from workbench.jobs.redis_store import RedisRunStore
-from workbench.jobs.run import Run
-from workbench.jobs.schedule import Schedule
-from workbench.jobs.store import RunStore, open_run_store
+from workbench.errors import RunNotFoundError
+from workbench.storage import Storage
+from workbench.storage.run_records import Run
+from workbench.storage.run_store import RunStore
+from workbench.storage.schedule_records import Schedule
 
 
-@pytest.fixture(params=["local", "redis"])
-def any_store(request: pytest.FixtureRequest, isolated_environment: Path) -> Iterator[RunStore]:
-    if request.param == "local":
-        store: RunStore = LocalRunStore(isolated_environment)
-    else:
-        prefix = "t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
-        url = request.getfixturevalue("redis_server").url(prefix=prefix)
-        store = RedisRunStore.from_url(url, isolated_environment)
-    yield store
-    store.close()
+@pytest.fixture
+def any_store(storage: Storage) -> RunStore:
+    return storage.runs
 
 
 def make_run(run_id: str, job: str = "train", started: str = "2026-01-01T00:00:00+00:00") -> Run:
@@ -79,18 +65,3 @@ def test_schedules_round_trip(any_store: RunStore) -> None:
 def test_run_ids_cannot_escape_the_runs_folder(any_store: RunStore) -> None:
     with pytest.raises(Exception, match="not allowed"):
         any_store.run_dir("../../etc")
-
-
-def test_the_configured_store_is_used(monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer) -> None:
-    assert isinstance(open_run_store(), LocalRunStore)
-    monkeypatch.setenv("WORKBENCH_STORE", redis_server.url(prefix="cfg"))
-    store = open_run_store()
-    assert isinstance(store, RedisRunStore)
-    store.close()
-
-
-def test_unreachable_redis_is_a_typed_error_within_the_timeout(isolated_environment: Path) -> None:
-    from tests.redis_server import free_port
-
-    with pytest.raises(StoreUnavailableError, match="did not answer"):
-        RedisRunStore.from_url(f"redis://127.0.0.1:{free_port()}/0?timeout=0.5", load_settings().home)

@@ -1,69 +1,41 @@
-"""Registry fixtures: a store of each kind (memory, local, a real redis-server), small models."""
+"""Registry fixtures: the model store of every backend (memory, local, a real redis-server), small models."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.redis_server import RedisServer
-from workbench.config import load_settings
-from workbench.registry import Registry, Store
-from workbench.registry.local import LocalStore
-from workbench.registry.memory import MemoryStore
-from workbench.registry.redis_store import RedisStore
+from workbench.registry import ModelStore, Registry
+from workbench.storage import Storage
+from workbench.storage.local.models import LocalModelStore
+from workbench.storage.memory.models import MemoryModelStore
+from workbench.storage.redis.models import RedisModelStore
 
 REPO = Path(__file__).resolve().parents[2]
-STORE_KINDS = ["memory", "local", "redis"]
-
-
-def _prefix(request: pytest.FixtureRequest) -> str:
-    return "t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
-
-
-def make_store(kind: str, request: pytest.FixtureRequest) -> Store:
-    if kind == "memory":
-        return MemoryStore()
-    if kind == "local":
-        return LocalStore.from_url("local", load_settings())
-    server: RedisServer = request.getfixturevalue("redis_server")
-    return RedisStore.from_url(server.url(prefix=_prefix(request)), load_settings())
-
-
-@pytest.fixture(params=STORE_KINDS)
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    opened = make_store(request.param, request)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
-def registry(store: Store) -> Registry:
+def store(storage: Storage) -> ModelStore:
+    """The model store of each backend in turn (the ``storage`` fixture of tests/conftest.py)."""
+    return storage.models
+
+
+@pytest.fixture
+def registry(store: ModelStore) -> Registry:
     return Registry(store)
 
 
-@pytest.fixture(params=["local", "redis"])
-def store_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """WORKBENCH_STORE for a persistent store (what other processes can share)."""
-    url = "local"
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_server").url(prefix=_prefix(request))
-    monkeypatch.setenv("WORKBENCH_STORE", url)
-    return url
-
-
-def corrupt(store: Store, sha256: str, data: bytes) -> None:
+def corrupt(store: ModelStore, sha256: str, data: bytes) -> None:
     """Replace stored artifact bytes behind the registry's back, as a bad disk or an attacker would."""
-    if isinstance(store, MemoryStore):
+    if isinstance(store, MemoryModelStore):
         store._artifacts[sha256] = data
-    elif isinstance(store, LocalStore):
+    elif isinstance(store, LocalModelStore):
         (store.artifacts / sha256[:2] / sha256).write_bytes(data)
     else:
-        assert isinstance(store, RedisStore)
+        assert isinstance(store, RedisModelStore)
         store.client.set(store._key("artifact", sha256), data)
 
 

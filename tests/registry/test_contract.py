@@ -16,7 +16,7 @@ from workbench.errors import (
     StageError,
     UnsafeModelError,
 )
-from workbench.registry import Registry, Store
+from workbench.registry import ModelStore, Registry
 
 
 def test_register_records_what_the_model_is(registry: Registry, model: Any, data: tuple[Any, Any]) -> None:
@@ -40,7 +40,7 @@ def test_register_records_what_the_model_is(registry: Registry, model: Any, data
 def test_load_model_round_trips_predictions(registry: Registry, model: Any, data: tuple[Any, Any]) -> None:
     X, _ = data
     registry.register(model, "churn")
-    registry.register(model, "churn", stage="production")
+    registry.record_stage("churn", registry.register(model, "churn").version, "production")
     assert np.array_equal(registry.load_model("churn").predict(X), model.predict(X))
     assert np.array_equal(registry.load_model("churn", version=1).predict_proba(X), model.predict_proba(X))
     assert registry.get("churn", stage="production").version == 2
@@ -68,15 +68,24 @@ def test_missing_things_are_reported_with_what_to_do(registry: Registry, model: 
     with pytest.raises(ModelNotFoundError, match="no version 7"):
         registry.load_model("churn", version=7)
     with pytest.raises(StageError, match="unknown stage 'prod'"):
-        registry.promote("churn", 1, "prod")
+        registry.record_stage("churn", 1, "prod")
+
+
+def test_the_registry_records_stages_but_sends_none_past_the_gates(registry: Registry, model: Any) -> None:
+    for stage in ("production", "challenger"):
+        with pytest.raises(StageError, match=f"reaches {stage} through the acceptance gates") as info:
+            registry.register(model, "churn", stage=stage)
+        assert "wb.register(model, 'churn'" in info.value.hint
+    assert registry.register(model, "churn", stage="staging").stage == "staging"
+    assert [v.version for v in registry.model_versions("churn")] == [1]
 
 
 def test_one_production_version_and_a_history_of_who_moved_what(registry: Registry, model: Any) -> None:
     for _ in range(3):
         registry.register(model, "churn")
-    registry.promote("churn", 1, "production")
-    registry.promote("churn", 2, "staging")
-    registry.promote("churn", 2, "production")
+    registry.record_stage("churn", 1, "production")
+    registry.record_stage("churn", 2, "staging")
+    registry.record_stage("churn", 2, "production")
     stages = {v.version: v.stage for v in registry.model_versions("churn")}
     assert stages == {1: "archived", 2: "production", 3: "dev"}
     history = registry.history("churn")
@@ -91,7 +100,7 @@ def test_one_production_version_and_a_history_of_who_moved_what(registry: Regist
 def test_rollback_walks_back_through_production_versions(registry: Registry, model: Any) -> None:
     for version in (1, 2, 3):
         registry.register(model, "churn")
-        registry.promote("churn", version, "production")
+        registry.record_stage("churn", version, "production")
     assert registry.rollback("churn").version == 2
     assert registry.rollback("churn").version == 1
     assert registry.get("churn", stage="production").version == 1
@@ -113,9 +122,9 @@ def test_concurrent_promotions_leave_exactly_one_production_version(registry: Re
     def promote(version: int) -> None:
         try:
             for _ in range(3):
-                registry.promote("churn", version, "production")
-                registry.promote("churn", version, "staging")
-            registry.promote("churn", version, "production")
+                registry.record_stage("churn", version, "production")
+                registry.record_stage("churn", version, "staging")
+            registry.record_stage("churn", version, "production")
         except BaseException as exc:  # collected for the assertion below
             errors.append(exc)
 
@@ -168,7 +177,7 @@ def test_the_run_that_produced_a_model_is_recorded(
 
 def test_tables_list_models_and_escape_user_text(registry: Registry, model: Any) -> None:
     registry.register(model, "churn", metrics={"accuracy": 0.9}, tags={"note": "<script>x</script>"})
-    registry.register(model, "churn", stage="production", metrics={"accuracy": 0.95})
+    registry.record_stage("churn", registry.register(model, "churn", metrics={"accuracy": 0.95}).version, "production")
     registry.register(model, "fraud")
     table = registry.models()
     assert [(s.name, s.versions, s.production.version if s.production else None) for s in table] == [
@@ -202,13 +211,13 @@ def test_evaluation_matches_sklearn_offline(registry: Registry, model: Any, data
     assert version.profile["levels"][0] == 0.0
 
 
-def test_stores_speak_one_contract(store: Store) -> None:
+def test_stores_speak_one_contract(store: ModelStore) -> None:
     assert store.list_names() == []
     assert store.list_versions("nothing") == []
     assert store.history("nothing") == []
 
 
-def test_gate_results_are_kept_with_their_version(store: Store, model: Any) -> None:
+def test_gate_results_are_kept_with_their_version(store: ModelStore, model: Any) -> None:
     registry = Registry(store)
     registry.register(model, "churn")
     registry.register(model, "churn")
@@ -221,7 +230,7 @@ def test_gate_results_are_kept_with_their_version(store: Store, model: Any) -> N
     assert registry.gate_results("churn", 1)[0]["results"][0]["observed"] == 0.5
 
 
-def test_the_history_keeps_the_gate_outcome_and_a_forced_promotion(store: Store, model: Any) -> None:
+def test_the_history_keeps_the_gate_outcome_and_a_forced_promotion(store: ModelStore, model: Any) -> None:
     Registry(store).register(model, "churn")
     store.promote("churn", 1, "production", gate="failed", forced=True)
     (event,) = store.history("churn")
@@ -231,21 +240,21 @@ def test_the_history_keeps_the_gate_outcome_and_a_forced_promotion(store: Store,
 def test_one_challenger_with_its_weight_in_the_history(registry: Registry, model: Any) -> None:
     for _ in range(4):
         registry.register(model, "churn")
-    registry.promote("churn", 1, "production")
-    registry.promote("churn", 2, "challenger", weight=0.1)
+    registry.record_stage("churn", 1, "production")
+    registry.record_stage("churn", 2, "challenger", weight=0.1)
     assert registry.store.challenger_weight("churn", 2) == 0.1
-    registry.promote("churn", 3, "challenger", weight=0.25)  # archives v2 in the same change
+    registry.record_stage("churn", 3, "challenger", weight=0.25)  # archives v2 in the same change
     stages = {v.version: v.stage for v in registry.store.list_versions("churn")}
     assert stages == {1: "production", 2: "archived", 3: "challenger", 4: "dev"}
     last = registry.history("churn")[-1]
     assert (last.version, last.to_stage, last.weight, last.replaced) == (3, "challenger", 0.25, 2)
-    assert registry.promote("churn", 3, "challenger", weight=0.5).stage == "challenger"  # a new weight only
+    assert registry.record_stage("churn", 3, "challenger", weight=0.5).stage == "challenger"  # a new weight only
     assert registry.store.challenger_weight("churn", 3) == 0.5
     assert registry.history("churn")[-1].from_stage == "challenger"
     before = len(registry.history("churn"))
-    registry.promote("churn", 3, "challenger", weight=0.5)
+    registry.record_stage("churn", 3, "challenger", weight=0.5)
     assert len(registry.history("churn")) == before  # same weight: nothing to record
-    registry.promote("churn", 3, "production")  # the challenger wins: no challenger left
+    registry.record_stage("churn", 3, "production")  # the challenger wins: no challenger left
     stages = {v.version: v.stage for v in registry.store.list_versions("churn")}
     assert stages == {1: "archived", 2: "archived", 3: "production", 4: "dev"}
     assert registry.history("churn")[-1].weight is None
@@ -255,7 +264,7 @@ def test_one_challenger_with_its_weight_in_the_history(registry: Registry, model
 def test_a_challenger_needs_a_weight_strictly_between_0_and_1(registry: Registry, model: Any, weight: Any) -> None:
     registry.register(model, "churn")
     with pytest.raises(StageError, match=r"weight in \(0, 1\)"):
-        registry.promote("churn", 1, "challenger", weight=weight)
+        registry.record_stage("churn", 1, "challenger", weight=weight)
     assert registry.store.find("churn").stage == "dev" and registry.history("churn") == []
 
 
@@ -263,16 +272,16 @@ def test_weights_belong_to_challengers_and_production_is_never_one(registry: Reg
     registry.register(model, "churn")
     registry.register(model, "churn")
     with pytest.raises(StageError, match="only a challenger takes a weight"):
-        registry.promote("churn", 1, "staging", weight=0.2)
-    registry.promote("churn", 1, "production")
+        registry.record_stage("churn", 1, "staging", weight=0.2)
+    registry.record_stage("churn", 1, "production")
     with pytest.raises(StageError, match="production version"):
-        registry.promote("churn", 1, "challenger", weight=0.2)
+        registry.record_stage("churn", 1, "challenger", weight=0.2)
     with pytest.raises(StageError, match="never promoted to challenger"):
         registry.store.challenger_weight("churn", 2)
 
 
 def test_old_history_records_without_a_weight_still_read() -> None:
-    from workbench.registry.version import PromotionEvent
+    from workbench.storage.model_records import PromotionEvent
 
     old = {"version": 1, "from_stage": "dev", "to_stage": "production", "at": "t", "by": "ana", "future": 1}
     assert PromotionEvent.from_record(old).weight is None
@@ -281,7 +290,7 @@ def test_old_history_records_without_a_weight_still_read() -> None:
 def test_concurrent_challenger_promotions_leave_exactly_one(registry: Registry, model: Any) -> None:
     for _ in range(6):
         registry.register(model, "churn")
-    registry.promote("churn", 1, "production")
+    registry.record_stage("churn", 1, "production")
     errors: list[BaseException] = []
 
     def promote(number: int) -> None:

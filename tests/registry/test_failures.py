@@ -15,7 +15,7 @@ from tests.registry.conftest import corrupt, subprocess_env
 from tests.registry.payloads import PickleMarker, SetstateMarker
 from workbench.config import load_settings
 from workbench.errors import IntegrityError, UnsafeModelError
-from workbench.registry import Registry, Store, open_store
+from workbench.registry import ModelStore, Registry, default_registry
 
 WORKERS = 8
 PER_WORKER = 25
@@ -36,9 +36,9 @@ for i in range(count):
 
 
 @pytest.mark.timeout(180)
-def test_concurrent_registrations_get_exactly_versions_1_to_n(store_url: str, tmp_path: Path) -> None:
+def test_concurrent_registrations_get_exactly_versions_1_to_n(shared_store_url: str, tmp_path: Path) -> None:
     go = tmp_path / "go"
-    env = subprocess_env(WORKBENCH_HOME=str(load_settings().home), WORKBENCH_STORE=store_url)
+    env = subprocess_env(WORKBENCH_HOME=str(load_settings().home), WORKBENCH_STORE=shared_store_url)
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", REGISTER_LOOP, str(w), str(PER_WORKER), str(go)],
@@ -52,7 +52,7 @@ def test_concurrent_registrations_get_exactly_versions_1_to_n(store_url: str, tm
     for worker in workers:
         _, err = worker.communicate(timeout=150)
         assert worker.returncode == 0, err.decode()
-    versions = Registry(open_store(store_url)).model_versions("contended")
+    versions = default_registry().model_versions("contended")
     assert [v.version for v in versions] == list(range(1, WORKERS * PER_WORKER + 1))
     written = sorted((int(v.tags["worker"]), int(v.tags["i"])) for v in versions)
     assert written == [(w, i) for w in range(WORKERS) for i in range(PER_WORKER)]
@@ -72,8 +72,8 @@ while True:
 
 
 @pytest.mark.timeout(120)
-def test_a_writer_killed_mid_register_leaves_no_half_version(store_url: str) -> None:
-    env = subprocess_env(WORKBENCH_HOME=str(load_settings().home), WORKBENCH_STORE=store_url)
+def test_a_writer_killed_mid_register_leaves_no_half_version(shared_store_url: str) -> None:
+    env = subprocess_env(WORKBENCH_HOME=str(load_settings().home), WORKBENCH_STORE=shared_store_url)
     for delay in (0.05, 0.2, 0.35, 0.5):
         with subprocess.Popen([sys.executable, "-c", KILL_TARGET], env=env, stdout=subprocess.PIPE) as child:
             try:
@@ -82,7 +82,7 @@ def test_a_writer_killed_mid_register_leaves_no_half_version(store_url: str) -> 
             finally:
                 child.send_signal(signal.SIGKILL)
                 child.wait(timeout=30)
-    registry = Registry(open_store(store_url))
+    registry = default_registry()
     listed = registry.store.list_versions("victim")
     assert [v.version for v in listed] == list(range(1, len(listed) + 1))
     for version in listed:
@@ -95,9 +95,9 @@ def test_a_writer_killed_mid_register_leaves_no_half_version(store_url: str) -> 
 def test_temp_files_of_dead_writers_are_swept(tmp_path: Path) -> None:
     import os
 
-    from workbench.registry.local import STALE_TEMP_S, LocalStore
+    from workbench.storage.local.models import STALE_TEMP_S, LocalModelStore
 
-    LocalStore(tmp_path).close()
+    LocalModelStore(tmp_path).close()
     folder = tmp_path / "artifacts" / "ab"
     folder.mkdir()
     stale, fresh = folder / ".abc.1.tmp", folder / ".abc.2.tmp"
@@ -105,7 +105,7 @@ def test_temp_files_of_dead_writers_are_swept(tmp_path: Path) -> None:
     fresh.write_bytes(b"half")
     old = time.time() - STALE_TEMP_S - 60
     os.utime(stale, (old, old))
-    LocalStore(tmp_path).close()
+    LocalModelStore(tmp_path).close()
     assert not stale.exists() and fresh.exists()
 
 
@@ -135,9 +135,9 @@ def test_swapped_artifact_is_refused_before_any_code_runs(registry: Registry, tm
     assert allowed.exists()
 
 
-def _plant(store: Store, name: str, data: bytes, fmt: str, format_info: dict[str, Any]) -> None:
+def _plant(store: ModelStore, name: str, data: bytes, fmt: str, format_info: dict[str, Any]) -> None:
     """Publish a crafted version straight through the store, bypassing register()."""
-    from workbench.registry.store import sha256_hex
+    from workbench.storage.model_store import sha256_hex
 
     record = {
         "created_at": "2026-01-01T00:00:00+00:00",

@@ -1,8 +1,8 @@
-"""Hostile names never reach a key or a path; stores and formats come from entry points."""
+"""Hostile names never reach a key or a path; formats come from entry points; the module functions
+use the configured store."""
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +12,9 @@ import pytest
 
 from tests.redis_server import RedisServer
 from workbench.config import load_settings
-from workbench.errors import InvalidNameError, PluginNotFoundError, StoreError
-from workbench.registry import FORMATS, STORES, Registry, open_store
-from workbench.registry.local import LocalStore
-from workbench.registry.memory import MemoryStore
-from workbench.registry.redis_store import RedisStore
+from workbench.errors import InvalidNameError
+from workbench.registry import FORMATS, Registry
+from workbench.storage.local.models import LocalModelStore
 
 TRAVERSAL = [
     "",
@@ -58,7 +56,7 @@ def test_unsafe_names_are_refused_everywhere(registry: Registry, model: Any, nam
         lambda: registry.load_model(name),
         lambda: registry.load_model(name, version=1),
         lambda: registry.model_versions(name),
-        lambda: registry.promote(name, 1, "production"),
+        lambda: registry.record_stage(name, 1, "production"),
         lambda: registry.rollback(name),
         lambda: registry.history(name),
     ]
@@ -73,50 +71,14 @@ def test_unsafe_names_are_refused_everywhere(registry: Registry, model: Any, nam
 def test_artifact_lookups_accept_only_digests(tmp_path: Path) -> None:
     from workbench.errors import IntegrityError
 
-    store = LocalStore(tmp_path / "registry")
+    store = LocalModelStore(tmp_path / "registry")
     with pytest.raises(IntegrityError, match="not a SHA-256"):
         store.read_artifact("../../registry.sqlite3")
     store.close()
 
 
-def test_stores_and_formats_are_entry_point_plugins() -> None:
-    assert {"local", "redis", "memory"} <= set(STORES.names())
+def test_formats_are_entry_point_plugins() -> None:
     assert {"skops", "joblib"} <= set(FORMATS.names())
-    assert isinstance(open_store("memory"), MemoryStore)
-    local = open_store("local")
-    assert isinstance(local, LocalStore)
-    assert local.root == load_settings().home / "registry"
-    local.close()
-    with pytest.raises(PluginNotFoundError, match="no store named 'mongodb'; available: local, memory, redis"):
-        open_store("mongodb://db:27017")
-    with pytest.raises(StoreError, match="malformed store URL"):
-        open_store("../x://y")
-
-
-def test_redis_urls_are_checked(redis_server: RedisServer) -> None:
-    for bad, message in [
-        (f"redis://127.0.0.1:{redis_server.port}/0?prefix=a*b", "prefix 'a\\*b' is not allowed"),
-        (f"redis://127.0.0.1:{redis_server.port}/0?keys=*", "unknown Redis store options: keys"),
-        (f"redis://127.0.0.1:{redis_server.port}/0?timeout=0", "timeout must be in"),
-        ("redis://127.0.0.1:notaport/0", "malformed Redis URL"),
-    ]:
-        with pytest.raises(StoreError, match=message):
-            open_store(bad)
-
-
-def test_newer_schema_is_refused_not_misread(redis_server: RedisServer, tmp_path: Path) -> None:
-    LocalStore(tmp_path / "registry").close()
-    with sqlite3.connect(tmp_path / "registry" / "registry.sqlite3") as conn:
-        conn.execute("PRAGMA user_version = 99")
-    conn.close()
-    with pytest.raises(StoreError, match="schema version 99"):
-        LocalStore(tmp_path / "registry")
-    store = RedisStore.from_url(redis_server.url(prefix="schematest"), load_settings())
-    store.client.set("schematest:schema", 99)
-    with pytest.raises(StoreError, match="schema version 99"):
-        RedisStore.from_url(redis_server.url(prefix="schematest"), load_settings())
-    store.client.delete("schematest:schema")
-    store.close()
 
 
 def test_module_functions_use_the_configured_store(

@@ -9,6 +9,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from tests.registry.conftest import corrupt
+from tests.stages import in_production
 from workbench.errors import IntegrityError, InvalidMetadataError, ModelNotFoundError, RegistryError
 from workbench.registry import Registry
 
@@ -33,7 +34,7 @@ def test_onnx_rendering_predicts_like_the_model(registry: Registry, model: Any, 
     from workbench.registry.onnx import predict_labels
 
     X, y = data
-    version = registry.register(model, "churn", eval_data=(X, y), onnx=True, stage="production")
+    version = in_production(registry, registry.register(model, "churn", eval_data=(X, y), onnx=True))
     assert version.extra_artifacts["onnx"]["verified_rows"] == len(y)
     assert "+ onnx" in str(version)
     session = registry.load_onnx("churn")

@@ -15,7 +15,8 @@ import pytest
 
 from tests.server_process import START_TIMEOUT, RunningServer, launch
 from workbench.config import load_settings
-from workbench.registry.api import Registry, open_store
+from workbench.registry.api import Registry
+from workbench.storage import open_storage
 
 TOKEN = "test-token-5f1c9a"
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
@@ -36,7 +37,9 @@ def fit_iris(C: float = 1.0) -> Any:
 
 
 def register_iris(registry: Registry, name: str = "iris", *, C: float = 1.0, stage: str = "production") -> int:
-    return registry.register(fit_iris(C), name, eval_data=iris_data(), stage=stage).version
+    """Register an iris model at ``stage`` (production recorded directly, without gates) and return its number."""
+    number = registry.register(fit_iris(C), name, eval_data=iris_data()).version
+    return registry.record_stage(name, number, stage).version if stage != "dev" else number
 
 
 class Server(RunningServer):
@@ -62,11 +65,12 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workbench home holding ``iris`` (production, v1) for the servers a whole module shares."""
     folder = tmp_path_factory.mktemp("served")
     home = folder / "wbhome"
-    store = open_store("local", load_settings(home=home, cwd=folder, environ={}))
+    storage = open_storage(load_settings(home=home, cwd=folder, environ={}), url="local")
+    store = storage.models
     try:
         register_iris(Registry(store))
     finally:
-        store.close()
+        storage.close()
     return home
 
 

@@ -15,8 +15,9 @@ import workbench as wb
 from tests.serving.conftest import TOKEN, Server, iris_data, register_iris, start_server
 from workbench import cli
 from workbench.config import load_settings
-from workbench.registry.api import Registry, default_registry, open_store
+from workbench.registry.api import Registry, default_registry
 from workbench.serving.routing import Route, key_share
+from workbench.storage import open_storage
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 ROW = {"instances": [[5.9, 3.0, 5.1, 1.8]]}
@@ -34,14 +35,15 @@ def ab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """iris v1 in production, v2 as challenger at 0.2, served by one process."""
     folder = tmp_path_factory.mktemp("ab")
     home = folder / "wbhome"
-    store = open_store("local", load_settings(home=home, cwd=folder, environ={}))
+    storage = open_storage(load_settings(home=home, cwd=folder, environ={}), url="local")
+    store = storage.models
     try:
         registry = Registry(store)
         register_iris(registry)
         challenger = register_iris(registry, C=0.05, stage="staging")
-        registry.promote("iris", challenger, "challenger", weight=WEIGHT)
+        registry.record_stage("iris", challenger, "challenger", weight=WEIGHT)
     finally:
-        store.close()
+        storage.close()
     server = start_server(folder, home, ["--reload-seconds", "0"])
     yield server
     server.stop()

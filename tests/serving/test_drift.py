@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.serving.conftest import start_server
+from tests.stages import in_production
 from workbench.registry.api import default_registry
 from workbench.registry.evaluation import profile
 from workbench.serving.drift import feature_psi, psi, reference_bins
@@ -80,7 +81,7 @@ def test_drift_through_a_real_server(tmp_path: Path, isolated_environment: Path)
 
     X, y = population()
     model = LogisticRegression(max_iter=1000).fit(X[:3000], y[:3000])
-    default_registry().register(model, "shift", eval_data=(X[:3000], y[:3000]), stage="production")
+    in_production(default_registry(), default_registry().register(model, "shift", eval_data=(X[:3000], y[:3000])))
     (tmp_path / "pyproject.toml").write_text("[tool.workbench.serving]\ndrift_rows = 2000\n")
     server = start_server(tmp_path, isolated_environment, ["--reload-seconds", "0"])
     try:

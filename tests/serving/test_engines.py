@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.serving.conftest import start_server
+from tests.stages import in_production
 from workbench.errors import IntegrityError, MissingDependencyError
 from workbench.registry.api import default_registry
 from workbench.serving import factory as factory_module
@@ -43,7 +44,7 @@ def logistic() -> Any:
 
 def served(model: Any, name: str, *, onnx: bool) -> ServedModel:
     registry = default_registry()
-    version = registry.register(model, name, eval_data=cancer(), onnx=onnx, stage="production")
+    version = in_production(registry, registry.register(model, name, eval_data=cancer(), onnx=onnx))
     return ServedModel.load(registry, version)
 
 
@@ -83,7 +84,7 @@ def test_a_deferred_model_lets_onnx_answer_first() -> None:
     model = forest()
     registry = default_registry()
     version = ServedModel.load(
-        registry, registry.register(model, "forest", eval_data=cancer(), onnx=True, stage="production"), defer=True
+        registry, in_production(registry, registry.register(model, "forest", eval_data=cancer(), onnx=True)), defer=True
     )
     assert version.engine.name == "onnxruntime"
     X, _ = cancer()
@@ -100,7 +101,7 @@ def test_a_tampered_model_behind_an_onnx_rendering_is_never_loaded(caplog: pytes
     from tests.registry.conftest import corrupt
 
     registry = default_registry()
-    registered = registry.register(logistic(), "logreg", eval_data=cancer(), onnx=True, stage="production")
+    registered = in_production(registry, registry.register(logistic(), "logreg", eval_data=cancer(), onnx=True))
     corrupt(registry.store, registered.sha256, b"not the model")
     with pytest.raises(IntegrityError):
         ServedModel.load(registry, registered, defer=False)
@@ -169,10 +170,10 @@ def test_one_predict_proba_call_only_where_argmax_is_exactly_predict() -> None:
 
 def test_the_served_engine_is_shown(tmp_path: Path, isolated_environment: Path) -> None:
     registry = default_registry()
-    registry.register(logistic(), "fast", eval_data=cancer(), onnx=True, stage="production")
-    registry.register(logistic(), "plain", eval_data=cancer(), stage="production")
+    in_production(registry, registry.register(logistic(), "fast", eval_data=cancer(), onnx=True))
+    in_production(registry, registry.register(logistic(), "plain", eval_data=cancer()))
     trees = forest()
-    registry.register(trees, "trees", eval_data=cancer(), onnx=True, stage="production")
+    in_production(registry, registry.register(trees, "trees", eval_data=cancer(), onnx=True))
     server = start_server(tmp_path, isolated_environment)
     try:
         rows = cancer()[0][:3].copy()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score
 
-from workbench.serving.feedback import Confusion, label_text
+from workbench.serving.feedback import Confusion
+from workbench.storage.prediction_store import label_text
 
 
 @pytest.mark.parametrize("labels", [[0, 1], [0, 1, 2], ["cat", "dog", "eel", "fox"]])

@@ -1,4 +1,5 @@
-"""The store-backed prediction log: one contract on SQLite and real Redis, then through real servers.
+"""The store-backed prediction log: one contract on every backend (memory, SQLite, real Redis), then
+through real servers.
 
 Live precision/recall/F1 equal scikit-learn's on the same pairs, retention holds, the
 window slides, feedback reaches every server process and survives a restart, and a
@@ -7,7 +8,6 @@ store outage never fails a predict.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 import time
@@ -18,45 +18,39 @@ from typing import Any
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score
 
-from tests.redis_server import RedisServer, start_redis
+from tests.conftest import key_prefix
+from tests.redis_server import RedisServer
 from tests.serving.conftest import TOKEN, Server, iris_data, register_iris, start_server
 from workbench.config import load_settings
-from workbench.errors import ConfigError, StoreUnavailableError
-from workbench.registry.api import Registry, open_store
-from workbench.registry.version import ModelVersion
-from workbench.serving.feedback import FeedbackResult
+from workbench.errors import ConfigError, StorageUnavailableError
+from workbench.registry.api import Registry
 from workbench.serving.logwriter import LogWriter
-from workbench.serving.predlog import (
-    LocalPredictionLog,
-    PredictionLog,
-    PredictionRecord,
-    Retention,
-    open_prediction_log,
-)
-from workbench.serving.predlog_redis import RedisPredictionLog
+from workbench.serving.predlog import PredictionLog, PredictionRecord, Retention, open_prediction_log
+from workbench.storage import open_storage
+from workbench.storage.local.predictions import LocalPredictionStore
+from workbench.storage.memory.predictions import MemoryPredictionStore
+from workbench.storage.model_records import ModelVersion
+from workbench.storage.prediction_store import FeedbackResult
+from workbench.storage.redis.predictions import RedisPredictionStore
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-
-
-def _prefix(request: pytest.FixtureRequest) -> str:
-    return "t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
 
 
 def _no_reference(name: str, version: int) -> ModelVersion:
     raise AssertionError("no drift lookups in these tests")
 
 
-def _open(kind: str, request: pytest.FixtureRequest, retention: Retention) -> PredictionLog:
-    store = "local"
-    if kind == "redis":
-        server: RedisServer = request.getfixturevalue("redis_server")
-        store = server.url(prefix=_prefix(request))
-    return open_prediction_log(load_settings(store=store), retention=retention, reference=_no_reference)
-
-
-@pytest.fixture(params=["local", "redis"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def _open(retention: Retention) -> PredictionLog:
+    """The prediction log of the test's backend (``store_url``), its retention set in pyproject.toml as a user would."""
+    Path("pyproject.toml").write_text(
+        "[tool.workbench.serving]\n"
+        f"log_max_predictions = {retention.max_predictions}\n"
+        f"log_max_age_seconds = {retention.max_age_s}\n"
+        f"log_max_labels = {retention.max_labels}\n"
+        f"drift_rows = {retention.drift_rows}\n"
+    )
+    storage = open_storage()
+    return PredictionLog(storage.predictions, _no_reference, on_close=storage.close)
 
 
 def records(
@@ -76,16 +70,18 @@ def records(
     ]
 
 
-def test_open_picks_the_backend_of_the_store(request: pytest.FixtureRequest, kind: str) -> None:
-    opened = _open(kind, request, Retention())
+def test_open_picks_the_store_of_the_backend(store_url: str) -> None:
+    opened = open_prediction_log(reference=_no_reference)
     try:
-        assert isinstance(opened, RedisPredictionLog if kind == "redis" else LocalPredictionLog)
+        kinds = {"memory": MemoryPredictionStore, "local": LocalPredictionStore, "redis": RedisPredictionStore}
+        assert type(opened.store) is kinds[store_url.split(":")[0]]
+        assert opened.retention == Retention()
     finally:
         opened.close()
 
 
-def test_each_id_is_labelled_once_and_only_for_its_model(request: pytest.FixtureRequest, kind: str) -> None:
-    log = _open(kind, request, Retention())
+def test_each_id_is_labelled_once_and_only_for_its_model(store_url: str) -> None:
+    log = _open(Retention())
     try:
         log.append(records(2) + records(1, name="other", version=3))
         pairs = [("iris-1-production-0", 0), ("iris-1-production-0", 0), ("iris-1-production-1", 2)]
@@ -102,9 +98,9 @@ def test_each_id_is_labelled_once_and_only_for_its_model(request: pytest.Fixture
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_live_scores_equal_sklearn_per_version_and_arm(request: pytest.FixtureRequest, kind: str, seed: int) -> None:
+def test_live_scores_equal_sklearn_per_version_and_arm(store_url: str, seed: int) -> None:
     rng = random.Random(seed)
-    log = _open(kind, request, Retention())
+    log = _open(Retention())
     pairs: dict[tuple[int, str], tuple[list[str], list[str]]] = {}
     try:
         for version, arm in ((1, "production"), (2, "challenger")):
@@ -129,8 +125,8 @@ def test_live_scores_equal_sklearn_per_version_and_arm(request: pytest.FixtureRe
         log.close()
 
 
-def test_the_window_slides_over_the_newest_labels(request: pytest.FixtureRequest, kind: str) -> None:
-    log = _open(kind, request, Retention(max_labels=50))
+def test_the_window_slides_over_the_newest_labels(store_url: str) -> None:
+    log = _open(Retention(max_labels=50))
     try:
         log.append(records(100))
         ids = [r.request_id for r in records(100)]
@@ -147,8 +143,8 @@ def test_the_window_slides_over_the_newest_labels(request: pytest.FixtureRequest
         log.close()
 
 
-def test_retention_keeps_the_newest_predictions_only(request: pytest.FixtureRequest, kind: str) -> None:
-    log = _open(kind, request, Retention(max_predictions=50, max_age_s=60))
+def test_retention_keeps_the_newest_predictions_only(store_url: str) -> None:
+    log = _open(Retention(max_predictions=50, max_age_s=60))
     try:
         for start in range(0, 200, 20):
             log.append(records(20, start=start))
@@ -163,17 +159,20 @@ def test_retention_keeps_the_newest_predictions_only(request: pytest.FixtureRequ
 
 
 def _stored_predictions(log: PredictionLog) -> int:
-    if isinstance(log, LocalPredictionLog):
-        return int(log.db.query("SELECT COUNT(*) FROM predictions")[0][0])
-    assert isinstance(log, RedisPredictionLog)
-    order = int(log.client.zcard(log._key("order")))
-    stored = sum(1 for _ in log.client.scan_iter(match=log._key("p", "*")))  # test-only inspection
+    store = log.store
+    if isinstance(store, MemoryPredictionStore):
+        return len(store._predictions)
+    if isinstance(store, LocalPredictionStore):
+        return int(store.db.query("SELECT COUNT(*) FROM predictions")[0][0])
+    assert isinstance(store, RedisPredictionStore)
+    order = int(store.client.zcard(store._key("order")))
+    stored = sum(1 for _ in store.client.scan_iter(match=store._key("p", "*")))  # test-only inspection
     assert stored == order
     return order
 
 
-def test_traffic_counts_rows_and_latency_percentiles(request: pytest.FixtureRequest, kind: str) -> None:
-    log = _open(kind, request, Retention())
+def test_traffic_counts_rows_and_latency_percentiles(store_url: str) -> None:
+    log = _open(Retention())
     try:
         old = records(5, at=time.time() - 3600, start=500)
         log.append(records(100) + records(10, version=2, arm="challenger") + old)
@@ -186,28 +185,29 @@ def test_traffic_counts_rows_and_latency_percentiles(request: pytest.FixtureRequ
         log.close()
 
 
-class _Down(LocalPredictionLog):
-    """A log whose store is down until ``up`` is set."""
+class _Down(LocalPredictionStore):
+    """A store that is down until ``up`` is set."""
 
     up = False
 
     def append(self, records: Sequence[PredictionRecord]) -> None:
         if not self.up:
-            raise StoreUnavailableError("down for the test")
+            raise StorageUnavailableError("down for the test")
         super().append(records)
 
 
 def test_the_writer_retries_then_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
-    log = _Down(tmp_path, Retention(), _no_reference)
+    down = _Down(tmp_path, Retention())
+    log = PredictionLog(down, _no_reference)
     writer = LogWriter(log, interval=0.01, max_pending=100)
     try:
         for start in range(0, 150, 10):
             writer.add(records(10, start=start), "iris", 1, [[1.0]] * 10)
-        with pytest.raises(StoreUnavailableError):
+        with pytest.raises(StorageUnavailableError):
             writer.flush()
         assert writer.stats().healthy is False
         assert (writer.stats().dropped, writer.stats().pending) == (50, 100)
-        log.up = True
+        down.up = True
         deadline = time.monotonic() + 10
         while writer.stats().pending:
             assert time.monotonic() < deadline, "the writer never caught up"
@@ -228,12 +228,13 @@ def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     """WORKBENCH_STORE for the servers, with ``iris`` v1 in production in that store."""
     env = {}
     if request.param == "redis":
-        env["WORKBENCH_STORE"] = request.getfixturevalue("redis_server").url(prefix=_prefix(request))
-    store = open_store(env.get("WORKBENCH_STORE", "local"), load_settings())
+        env["WORKBENCH_STORE"] = request.getfixturevalue("redis_server").url(prefix=key_prefix(request))
+    storage = open_storage(load_settings(), url=env.get("WORKBENCH_STORE", "local"))
+    store = storage.models
     try:
         register_iris(Registry(store))
     finally:
-        store.close()
+        storage.close()
     return env
 
 
@@ -256,18 +257,18 @@ def _serve(tmp_path: Path, home: Path, env: dict[str, str], started: list[Server
 def test_the_writer_keeps_a_uniform_sample_of_input_rows_for_drift(tmp_path: Path) -> None:
     from workbench.serving.logwriter import DRIFT_SAMPLE
 
-    log = LocalPredictionLog(tmp_path, Retention(), _no_reference)
+    log = PredictionLog(LocalPredictionStore(tmp_path, Retention()), _no_reference)
     writer = LogWriter(log, interval=60)
     try:
         rows = [[float(i)] for i in range(10 * DRIFT_SAMPLE)]
         writer.add(records(len(rows)), "iris", 1, rows)
         writer.add(records(3, start=len(rows)), "iris", 2, [[1.0], [2.0], [3.0]])
         writer.flush()
-        kept = log._feature_rows("iris", 1)
+        kept = log.store.feature_rows("iris", 1)
         assert len(kept) == DRIFT_SAMPLE and len({r[0] for r in kept}) == DRIFT_SAMPLE
         assert {r[0] for r in kept} <= {r[0] for r in rows}
         assert max(r[0] for r in kept) > 5 * DRIFT_SAMPLE  # drawn from the whole batch, not its start
-        assert sorted(r[0] for r in log._feature_rows("iris", 2)) == [1.0, 2.0, 3.0]
+        assert sorted(r[0] for r in log.store.feature_rows("iris", 2)) == [1.0, 2.0, 3.0]
         assert writer.stats().written == len(rows) + 3  # every prediction is still logged
     finally:
         writer.close()
@@ -315,23 +316,17 @@ def test_feedback_after_a_restart_still_joins(
     assert restarted.client.post("/v1/models/iris/feedback", json=body, headers=AUTH).json()["accepted"] == 1
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path / "redis")
-    yield server
-    server.stop()
-
-
 @pytest.mark.timeout(180)
 def test_a_store_outage_never_fails_a_predict_and_loses_nothing_buffered(
     tmp_path: Path, isolated_environment: Path, own_redis: RedisServer
 ) -> None:
     url = own_redis.url(prefix="outage", timeout=1.0)
-    store = open_store(url, load_settings())
+    storage = open_storage(load_settings(), url=url)
+    store = storage.models
     try:
         register_iris(Registry(store))
     finally:
-        store.close()
+        storage.close()
     server = start_server(tmp_path, isolated_environment, ["--reload-seconds", "0"], env={"WORKBENCH_STORE": url})
     try:
         row = {"instances": [[5.9, 3.0, 5.1, 1.8]]}

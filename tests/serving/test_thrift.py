@@ -29,9 +29,10 @@ from thriftpy2.transport import TMemoryBuffer, TTransportException
 
 import workbench.errors
 from tests.serving.conftest import TOKEN, Server, fit_iris, iris_data, register_iris, start_server
+from tests.stages import in_production
 from workbench.config import load_settings
-from workbench.errors import ServingError, StoreUnavailableError, WorkbenchError
-from workbench.registry.api import Registry, default_registry, open_store
+from workbench.errors import ServingError, StorageUnavailableError, WorkbenchError
+from workbench.registry.api import Registry, default_registry
 from workbench.serving.factory import ModelFactory
 from workbench.serving.routing import key_share
 from workbench.serving.server import bind
@@ -47,6 +48,7 @@ from workbench.serving.thrift_server import (
     ThriftServer,
     load_idl,
 )
+from workbench.storage import open_storage
 
 MAX_BODY = 262_144
 MAX_ROWS = 50
@@ -62,17 +64,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, i
 
     folder = tmp_path_factory.mktemp("thrift")
     home = folder / "wbhome"
-    store = open_store("local", load_settings(home=home, cwd=folder, environ={}))
+    storage = open_storage(load_settings(home=home, cwd=folder, environ={}), url="local")
+    store = storage.models
     try:
         registry = Registry(store)
         register_iris(registry)
         X, y = iris_data()
         model = LogisticRegression(max_iter=2000).fit(X, SPECIES[y])
-        registry.register(model, "species", eval_data=(X, SPECIES[y]), stage="production")
+        in_production(registry, registry.register(model, "species", eval_data=(X, SPECIES[y])))
         register_iris(registry, "ab")
-        registry.promote("ab", register_iris(registry, "ab", C=0.05, stage="staging"), "challenger", weight=0.5)
+        registry.record_stage("ab", register_iris(registry, "ab", C=0.05, stage="staging"), "challenger", weight=0.5)
     finally:
-        store.close()
+        storage.close()
     server = start_server(
         folder, home, ["--thrift-port", "0", "--max-body", str(MAX_BODY), "--max-rows", str(MAX_ROWS)]
     )
@@ -527,7 +530,7 @@ def test_every_serving_error_maps_to_a_declared_exception(service: PredictionSer
             raise kind("refused", hint="do this")
         assert (raised.value.message, raised.value.hint) == ("refused", "do this")
     with pytest.raises(wb.Unavailable) as unavailable, handler.refusals():
-        raise StoreUnavailableError("redis at 10.0.0.5:6379 timed out")
+        raise StorageUnavailableError("redis at 10.0.0.5:6379 timed out")
     assert "10.0.0.5" not in unavailable.value.message
     with pytest.raises(wb.Unavailable), handler.refusals():
         raise WorkbenchError("anything else")

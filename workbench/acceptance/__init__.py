@@ -4,14 +4,15 @@ Gates are declared per model in ``[tool.workbench.acceptance.NAME]`` of
 ``pyproject.toml`` (see :mod:`workbench.acceptance.config`). The same evaluation runs
 from ``pytest --wb-acceptance`` (the plugin in :mod:`workbench.acceptance.plugin`),
 from ``%acceptance NAME`` in a notebook, from :func:`run_gates`, and before every
-promotion to production (``wb.promote`` and ``workbench promote``). Importing this
+promotion to production or challenger (:func:`judge_promotion`, called by
+:func:`workbench.lifecycle.promotion.promote`). Importing this
 package imports neither numpy nor scikit-learn.
 """
 
 from __future__ import annotations
 
 from workbench.acceptance.config import Criterion, GateConfig, gate_for, load_gates, parse_gates
-from workbench.acceptance.gates import check, evaluate, promotion_gate, run_gates
+from workbench.acceptance.gates import PromotionVerdict, check, evaluate, judge_promotion, run_gates
 from workbench.acceptance.holdout import Holdout, data_sha256, load_holdout, read_source
 from workbench.acceptance.report import CriterionResult, GateReport
 
@@ -21,14 +22,15 @@ __all__ = [
     "GateConfig",
     "GateReport",
     "Holdout",
+    "PromotionVerdict",
     "check",
     "data_sha256",
     "evaluate",
     "gate_for",
+    "judge_promotion",
     "load_gates",
     "load_holdout",
     "parse_gates",
-    "promotion_gate",
     "read_source",
     "run_gates",
 ]

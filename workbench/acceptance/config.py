@@ -31,7 +31,7 @@ from typing import Any
 
 from workbench.errors import AcceptanceError
 from workbench.names import validate_name
-from workbench.registry.version import STAGES
+from workbench.storage.model_records import STAGES
 
 OVERALL_METRICS: tuple[str, ...] = (
     "precision",

@@ -8,14 +8,15 @@ plugin, ``%acceptance``, the promotion gate) calls these.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.acceptance.config import Criterion, GateConfig, Slice, gate_for
 from workbench.acceptance.holdout import Holdout, load_holdout
 from workbench.acceptance.report import CriterionResult, GateReport
-from workbench.errors import GateFailedError, HoldoutError, ModelNotFoundError
-from workbench.registry.store import current_user
-from workbench.registry.version import ModelVersion, utc_now
+from workbench.errors import AcceptanceError, GateFailedError, HoldoutError, ModelNotFoundError
+from workbench.storage.model_records import ModelVersion, utc_now
+from workbench.storage.model_store import current_user
 
 if TYPE_CHECKING:
     from workbench.acceptance.scores import Scores
@@ -171,7 +172,6 @@ def run_gates(
     the registry is the one of the current settings unless given. Raises
     :class:`AcceptanceError` when the model has no gates.
     """
-    from workbench.errors import AcceptanceError
     from workbench.registry.api import default_registry
 
     registry = registry or default_registry()
@@ -204,42 +204,54 @@ def check(report: GateReport) -> GateReport:
     )
 
 
-def promotion_gate(registry: Registry, version: ModelVersion, *, force: bool = False) -> str:
-    """Run the gates before ``version`` goes to production; the outcome for the promotion history.
+@dataclass(frozen=True)
+class PromotionVerdict:
+    """What the gates said of a version about to take real traffic.
 
-    Returns ``none`` (no gates declared), ``passed``, or, with ``force``, ``failed`` or
-    ``error`` (the gates could not run). Without ``force`` a failure raises
-    :class:`GateFailedError` and a gate that cannot run raises its error. Every report,
-    and every error under ``force``, is kept with the version.
+    ``outcome`` is ``none`` (no gates declared), ``passed``, ``failed`` or ``error`` (the
+    gates could not run: ``error`` holds the reason, ``exception`` the error itself);
+    ``report`` is the gate report when they ran.
     """
-    from workbench.errors import AcceptanceError
 
+    outcome: str
+    report: GateReport | None = None
+    error: str | None = None
+    exception: AcceptanceError | None = None
+
+
+def judge_promotion(registry: Registry, version: ModelVersion) -> PromotionVerdict:
+    """Run the gates of ``version`` before it goes to production or becomes the challenger.
+
+    Every report is kept with the version; an error that kept the gates from running is
+    kept by :func:`keep_gate_error` when the promotion goes ahead anyway. Deciding what to
+    do with the verdict is the caller's (:func:`workbench.lifecycle.promotion.promote`).
+    """
     try:
         gate = gate_for(version.name)
         if gate is None:
-            return "none"
+            return PromotionVerdict("none")
         report = evaluate(registry, gate, version, trigger="promote")
     except AcceptanceError as exc:
-        if not force:
-            raise
-        registry.store.add_gate_result(
-            version.name,
-            version.version,
-            {
-                "model": version.name,
-                "version": version.version,
-                "trigger": "promote",
-                "passed": False,
-                "error": str(exc),
-                "at": utc_now(),
-                "by": current_user(),
-            },
-        )
-        return "error"
+        return PromotionVerdict("error", error=str(exc), exception=exc)
     registry.store.add_gate_result(version.name, version.version, report.to_record())
-    if not force:
-        check(report)
-    return "passed" if report.passed else "failed"
+    return PromotionVerdict("passed" if report.passed else "failed", report=report)
 
 
-__all__ = ["DISPLAY_LEVEL", "check", "evaluate", "promotion_gate", "run_gates"]
+def keep_gate_error(registry: Registry, version: ModelVersion, error: str) -> None:
+    """Keep with ``version`` that its gates could not run before a forced promotion, and why."""
+    registry.store.add_gate_result(
+        version.name,
+        version.version,
+        {
+            "model": version.name,
+            "version": version.version,
+            "trigger": "promote",
+            "passed": False,
+            "error": error,
+            "at": utc_now(),
+            "by": current_user(),
+        },
+    )
+
+
+__all__ = ["DISPLAY_LEVEL", "PromotionVerdict", "check", "evaluate", "judge_promotion", "keep_gate_error", "run_gates"]

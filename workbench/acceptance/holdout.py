@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.acceptance.config import GateConfig
-from workbench.errors import DatamartError, HoldoutError, InvalidNameError, MissingDependencyError, StoreError
+from workbench.errors import DatamartError, HoldoutError, InvalidNameError, MissingDependencyError, StorageError
 
 BUNDLED = ("breast_cancer", "iris", "wine", "digits")
 _FUNCTION = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
@@ -130,7 +130,7 @@ def _datamart(spec: str, target: str | None, source: str) -> tuple[Any, Any]:
         raise HoldoutError(f"holdout {source} names no version after '@'", hint="write datamart:NAME@VERSION")
     try:
         frame = datamart.get(name, version or None)
-    except (DatamartError, InvalidNameError, StoreError) as exc:
+    except (DatamartError, InvalidNameError, StorageError) as exc:
         raise HoldoutError(f"cannot read holdout {source}: {exc.message}", hint=exc.hint or None) from exc
     if target not in frame.columns:
         raise HoldoutError(

@@ -16,7 +16,7 @@ import pytest
 from workbench.acceptance.config import Criterion, GateConfig, parse_gates
 from workbench.acceptance.report import GateReport
 from workbench.errors import WorkbenchError
-from workbench.registry.version import ModelVersion
+from workbench.storage.model_records import ModelVersion
 
 
 class AcceptanceFile(pytest.File):

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from workbench.acceptance.items import AcceptanceFile
     from workbench.acceptance.scores import Scores
     from workbench.registry.api import Registry
-    from workbench.registry.store import Store
-    from workbench.registry.version import ModelVersion
+    from workbench.storage.model_records import ModelVersion
+    from workbench.storage.model_store import ModelStore
 
 _REGISTRY = pytest.StashKey["Registry"]()
 _PYPROJECT = pytest.StashKey["Path | None"]()
@@ -91,12 +91,13 @@ def session_registry(config: pytest.Config) -> Registry:
     """The registry of ``--wb-store`` or the settings, opened once per pytest session."""
     if _REGISTRY not in config.stash:
         from workbench.config import load_settings
-        from workbench.registry.api import Registry, open_store
+        from workbench.registry.api import Registry
+        from workbench.storage import open_storage
 
         settings = load_settings(cwd=config.rootpath)
-        store = open_store(config.getoption("wb_store") or settings.store, settings)
-        config.stash[_REGISTRY] = Registry(store)
-        config.add_cleanup(store.close)
+        storage = open_storage(settings, url=config.getoption("wb_store") or settings.store)
+        config.stash[_REGISTRY] = Registry(storage.models)
+        config.add_cleanup(storage.close)
     return config.stash[_REGISTRY]
 
 
@@ -163,24 +164,24 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 @pytest.fixture
-def wb_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Store:
+def wb_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ModelStore:
     """The configured store; ``indirect`` parametrization with ``"memory"`` or ``"local"`` gives a fresh one."""
     kind = getattr(request, "param", None)
     if kind is None:
         return session_registry(request.config).store
-    from workbench.registry.local import LocalStore
-    from workbench.registry.memory import MemoryStore
+    from workbench.storage.local.models import LocalModelStore
+    from workbench.storage.memory.models import MemoryModelStore
 
     if kind == "memory":
-        return MemoryStore()
+        return MemoryModelStore()
     if kind == "local":
-        store = LocalStore(tmp_path_factory.mktemp("wb-store"))
+        store = LocalModelStore(tmp_path_factory.mktemp("wb-store"))
         request.addfinalizer(store.close)
         return store
     raise pytest.UsageError(f"wb_store can be made fresh as 'memory' or 'local', not {kind!r}")
 
 
-def _target(request: pytest.FixtureRequest, store: Store, name: str | None, **where: Any) -> ModelVersion:
+def _target(request: pytest.FixtureRequest, store: ModelStore, name: str | None, **where: Any) -> ModelVersion:
     from workbench.errors import AcceptanceError
     from workbench.registry.api import Registry
 
@@ -194,7 +195,7 @@ def _target(request: pytest.FixtureRequest, store: Store, name: str | None, **wh
 
 
 @pytest.fixture
-def wb_model(request: pytest.FixtureRequest, wb_store: Store) -> Callable[..., Any]:
+def wb_model(request: pytest.FixtureRequest, wb_store: ModelStore) -> Callable[..., Any]:
     """``wb_model("churn", stage="staging")``: a model from the store, verified and safely loaded."""
     from workbench.registry.api import Registry
 
@@ -205,7 +206,7 @@ def wb_model(request: pytest.FixtureRequest, wb_store: Store) -> Callable[..., A
 
 
 @pytest.fixture
-def wb_model_version(request: pytest.FixtureRequest, wb_store: Store) -> ModelVersion:
+def wb_model_version(request: pytest.FixtureRequest, wb_store: ModelStore) -> ModelVersion:
     """The registry entry of the marked test's model version (name, version, stage, metrics)."""
     return _target(request, wb_store, None)
 

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
-from workbench.jobs.run import Run
-from workbench.jobs.schedule import Schedule
-from workbench.jobs.store import RunStore, open_run_store
-from workbench.registry.api import open_store
-from workbench.registry.store import Store
-from workbench.registry.version import ModelVersion
+from workbench.storage import Storage, open_storage
+from workbench.storage.model_records import ModelVersion
+from workbench.storage.model_store import ModelStore
+from workbench.storage.run_records import Run
+from workbench.storage.run_store import RunStore
+from workbench.storage.schedule_records import Schedule
 
 if TYPE_CHECKING:
     from workbench.serving.predlog import PredictionLog
@@ -33,43 +33,42 @@ OFFLINE_METRICS = {"precision": "precision_macro", "recall": "recall_macro", "f1
 
 
 class Sources:
-    """The registry, run and prediction stores of one settings, opened on first use and again after :meth:`close`."""
+    """The stores of one settings' storage, opened on first use and again after :meth:`close`."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._registry: Store | None = None
-        self._runs: RunStore | None = None
+        self._storage: Storage | None = None
         self._predictions: PredictionLog | None = None
 
     @property
-    def registry(self) -> Store:
-        if self._registry is None:
-            self._registry = open_store(self.settings.store, self.settings)
-        return self._registry
+    def storage(self) -> Storage:
+        if self._storage is None:
+            self._storage = open_storage(self.settings)
+        return self._storage
+
+    @property
+    def registry(self) -> ModelStore:
+        return self.storage.models
 
     @property
     def runs(self) -> RunStore:
-        if self._runs is None:
-            self._runs = open_run_store(self.settings)
-        return self._runs
+        return self.storage.runs
 
     @property
     def predictions(self) -> PredictionLog:
         """The serving side's prediction log; drift profiles are looked up in :attr:`registry`."""
         if self._predictions is None:
-            from workbench.serving.predlog import open_prediction_log
+            from workbench.serving.predlog import PredictionLog
 
-            registry = self.registry
-            self._predictions = open_prediction_log(self.settings, reference=registry.get_version)
+            storage = self.storage
+            self._predictions = PredictionLog(storage.predictions, storage.models.get_version, on_close=lambda: None)
         return self._predictions
 
     def close(self) -> None:
         """Release every store; the next use opens them again (after an outage, a fresh connection)."""
-        opened = (self._predictions, self._registry, self._runs)
-        self._registry = self._runs = self._predictions = None
-        for store in opened:
-            if store is not None:
-                store.close()
+        storage, self._storage, self._predictions = self._storage, None, None
+        if storage is not None:
+            storage.close()
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ def _stage_rank(stage: str) -> int:
     return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
 
 
-def _version_entry(store: Store, version: ModelVersion, live: LiveData) -> dict[str, Any]:
+def _version_entry(store: ModelStore, version: ModelVersion, live: LiveData) -> dict[str, Any]:
     key = (version.name, version.version)
     return {
         "version": version.version,

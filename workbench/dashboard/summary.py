@@ -95,7 +95,7 @@ class DashboardSummary:
 
 
 def summary(settings: Settings | None = None) -> DashboardSummary:
-    """Read the stores once and summarise them; raises the stores' errors (:class:`StoreUnavailableError`)."""
+    """Read the stores once and summarise them; raises the stores' errors (:class:`StorageUnavailableError`)."""
     sources = Sources(settings or load_settings())
     try:
         return DashboardSummary(build_snapshot(sources))

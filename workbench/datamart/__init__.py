@@ -11,6 +11,7 @@ milliseconds from memory-mapped local files or a Redis store with a local cache.
 
 from workbench.datamart.api import datasets_read, delete, get, info, put, versions
 from workbench.datamart.api import list_datasets as list
-from workbench.datamart.version import Datasets, DatasetVersion
+from workbench.datamart.version import Datasets
+from workbench.storage.datamart_records import DatasetVersion
 
 __all__ = ["DatasetVersion", "Datasets", "datasets_read", "delete", "get", "info", "list", "put", "versions"]

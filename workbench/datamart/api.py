@@ -1,8 +1,8 @@
 """The datamart API: named, content-versioned datasets in the configured store.
 
-The store is the settings' ``store`` (``local``: Arrow IPC files under
-``<home>/datamarts/``; a ``redis://`` URL: Redis, read through ``<home>/datamart-cache/``).
-Every function takes ``store=`` to override it.
+The store is the datamart store of the settings' storage (``local``: Arrow IPC files under
+``<home>/datamarts/``; a ``redis://`` URL: Redis, read through ``<home>/datamart-cache/``;
+``memory``: this process only). Every function takes ``store=`` to override it.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from typing import Any
 from workbench import run_context
 from workbench.config import load_settings
 from workbench.datamart import codec
-from workbench.datamart.stores import DatamartStore, open_store
-from workbench.datamart.version import Datasets, DatasetVersion
+from workbench.datamart.version import Datasets
 from workbench.errors import DatamartError, DatasetNotFoundError
 from workbench.names import validate_name
+from workbench.storage import arrow_files, open_storage
+from workbench.storage.datamart_records import DatasetVersion
+from workbench.storage.datamart_store import DatamartStore
 
 # datasets read by this process, in first-read order: what wb.register can attach as lineage
 _reads: builtins.list[dict[str, str]] = []
@@ -27,12 +29,8 @@ _reads: builtins.list[dict[str, str]] = []
 
 @contextmanager
 def _opened(store: str | None) -> Iterator[DatamartStore]:
-    settings = load_settings(store=store)
-    opened = open_store(settings.store, settings.home)
-    try:
-        yield opened
-    finally:
-        opened.close()
+    with open_storage(load_settings(store=store)) as storage:
+        yield storage.datamarts
 
 
 def put(name: str, data: Any, description: str | None = None, *, store: str | None = None) -> DatasetVersion:
@@ -47,10 +45,10 @@ def put(name: str, data: Any, description: str | None = None, *, store: str | No
         raise DatamartError(f"a description must be a string, not {type(description).__name__}")
     table = codec.to_table(data)
     payload = codec.encode(table)
-    digest = codec.sha256(payload)
+    digest = arrow_files.sha256(payload)
     meta = DatasetVersion(
         name=name,
-        version=codec.version_of(digest),
+        version=arrow_files.version_of(digest),
         created=datetime.now(UTC).isoformat(timespec="milliseconds"),
         rows=table.num_rows,
         columns=tuple(table.column_names),

@@ -1,46 +1,25 @@
-"""Datasets as Arrow IPC files: encoding, hashing, memory-mapped reading, conversions.
+"""Datasets as Arrow: tables from user data, their IPC file bytes, and conversions on the way out.
 
-The stored bytes are an uncompressed Arrow IPC *file* (random access), so a local read is
-a memory map: columns point into the page cache instead of being parsed or copied. The
-version id is derived from the SHA-256 of these bytes, so equal content gives one version.
+Hashing and memory-mapped, verified reading of the stored bytes live with the stores
+(:mod:`workbench.storage.arrow_files`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sys
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from workbench.errors import DatamartError, MissingDependencyError
+from workbench.errors import DatamartError
+from workbench.storage.arrow_files import arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 Output = Literal["pandas", "arrow", "numpy"]
 OUTPUTS: tuple[str, ...] = ("pandas", "arrow", "numpy")
-VERSION_CHARS = 16
 _INPUT_HINT = "put a pandas DataFrame, an Arrow table or a mapping of column name -> 1-D array"
-
-# (path, inode, size, mtime_ns) of files whose bytes matched their SHA-256 in this process:
-# hashing 160 MB costs ~0.1 s, so a warm read trusts a file it verified and that was not
-# rewritten since (a rewrite changes the inode or mtime).
-_verified: set[tuple[str, int, int, int]] = set()
-
-
-def arrow() -> Any:
-    """The pyarrow module; a clear error naming the install command when it is missing."""
-    try:
-        import pyarrow
-        import pyarrow.ipc
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "datamarts need pyarrow", hint="pip install 'workbench[parquet]'"
-        ) from exc
-    return pyarrow
 
 
 def to_table(data: Any) -> pa.Table:
@@ -79,43 +58,6 @@ def encode(table: pa.Table) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
-def sha256(data: bytes | memoryview) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def version_of(digest: str) -> str:
-    return digest[:VERSION_CHARS]
-
-
-def _stat_key(path: Path) -> tuple[str, int, int, int]:
-    st = path.stat()
-    return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def open_verified(path: Path, digest: str) -> pa.Table | None:
-    """The memory-mapped table of ``path``, or None when its bytes do not hash to ``digest``."""
-    pa = arrow()
-    key = _stat_key(path)
-    source = pa.memory_map(os.fspath(path), "r")
-    try:
-        if key not in _verified:
-            if sha256(memoryview(source.read_buffer())) != digest:
-                source.close()
-                return None
-            source.seek(0)
-            _verified.add(key)
-        return pa.ipc.open_file(source).read_all()
-    except pa.ArrowInvalid:
-        source.close()
-        return None
-
-
-def forget(path: Path) -> None:
-    """Drop what this process verified about ``path`` (it is being replaced or deleted)."""
-    for key in [k for k in _verified if k[0] == str(path)]:
-        _verified.discard(key)
-
-
 def _numpy(column: pa.ChunkedArray) -> Any:
     """A column as a NumPy array: zero-copy for fixed-width columns without nulls, decoded
     values for categoricals (pyarrow fills their nulls with a real category otherwise),
@@ -137,4 +79,4 @@ def convert(table: pa.Table, as_: str) -> Any:
     raise DatamartError(f"unknown output {as_!r}", hint=f"use as_= one of {', '.join(OUTPUTS)}")
 
 
-__all__ = ["OUTPUTS", "Output", "convert", "encode", "forget", "open_verified", "sha256", "to_table", "version_of"]
+__all__ = ["OUTPUTS", "Output", "convert", "encode", "to_table"]

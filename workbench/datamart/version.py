@@ -1,94 +1,13 @@
-"""``DatasetVersion`` (the metadata of one stored version) and ``Datasets`` (a listing)."""
+"""``Datasets``: a listing of dataset versions, as a table in the notebook and in a terminal."""
 
 from __future__ import annotations
 
 import html
-import json
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
-from workbench.datamart.codec import VERSION_CHARS
-from workbench.errors import DatamartError, InvalidNameError
-from workbench.formatting import format_bytes, html_table, text_table
-from workbench.names import validate_name
-
-# layout version of the metadata; readers refuse a newer one
-SCHEMA_VERSION = 1
-_ALTERED = "the store was altered by hand; delete the version and put the data again"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-@dataclass(frozen=True)
-class DatasetVersion:
-    """One stored version of a dataset; ``version`` is the start of ``sha256``."""
-
-    name: str
-    version: str
-    created: str
-    rows: int
-    columns: tuple[str, ...]
-    dtypes: tuple[str, ...]
-    size: int
-    sha256: str
-    description: str | None = None
-    schema: int = SCHEMA_VERSION
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> DatasetVersion:
-        data: dict[str, Any] = json.loads(text)
-        if int(data.get("schema", 0)) > SCHEMA_VERSION:
-            raise DatamartError(
-                f"dataset metadata has schema version {data['schema']}; this workbench reads up to {SCHEMA_VERSION}",
-                hint="upgrade workbench",
-            )
-        data["columns"] = tuple(data["columns"])
-        data["dtypes"] = tuple(data["dtypes"])
-        meta = cls(**data)
-        # metadata names files and keys: refuse any that a valid put could not have written
-        try:
-            validate_name(meta.name, "dataset name")
-        except InvalidNameError as exc:
-            raise DatamartError(f"dataset metadata holds a malformed name: {exc.message}", hint=_ALTERED) from None
-        well_formed = len(meta.version) == VERSION_CHARS and meta.sha256.startswith(meta.version)
-        if not (well_formed and _HEX64.fullmatch(meta.sha256)):
-            raise DatamartError(f"dataset metadata of {meta.name!r} holds a malformed version or hash", hint=_ALTERED)
-        return meta
-
-    def check_place(self, name: str, version: str) -> DatasetVersion:
-        """This metadata, when it is stored where ``name`` and ``version`` say; raises otherwise."""
-        if (self.name, self.version) != (name, version):
-            raise DatamartError(
-                f"metadata stored as {name}@{version} describes {self.ref}",
-                hint=_ALTERED,
-            )
-        return self
-
-    def _row(self) -> list[str]:
-        return [self.name, self.version, self.created, str(self.rows), str(len(self.columns)),
-                format_bytes(self.size), self.description or ""]
-
-    def __str__(self) -> str:
-        columns = ", ".join(f"{c}: {t}" for c, t in zip(self.columns, self.dtypes, strict=True))
-        text = f"dataset {self.ref}: {self.rows} rows, {format_bytes(self.size)}, created {self.created}"
-        if self.description:
-            text += f"\n  {self.description}"
-        return f"{text}\n  columns: {columns}"
-
-    def _repr_html_(self) -> str:
-        rows = [[html.escape(c), html.escape(t)] for c, t in zip(self.columns, self.dtypes, strict=True)]
-        caption = f"{self.ref}: {self.rows} rows, {format_bytes(self.size)}"
-        desc = f"<p>{html.escape(self.description)}</p>" if self.description else ""
-        return desc + html_table(["column", "type"], rows, caption=caption)
-
+from workbench.formatting import html_table, text_table
+from workbench.storage.datamart_records import DatasetVersion
 
 _HEADERS = ["name", "version", "created", "rows", "columns", "size", "description"]
 
@@ -112,7 +31,7 @@ class Datasets(Sequence[DatasetVersion]):
     def __str__(self) -> str:
         if not self._items:
             return f"{self.title}: none"
-        return f"{self.title}\n" + text_table(_HEADERS, [v._row() for v in self._items])
+        return f"{self.title}\n" + text_table(_HEADERS, [v.row() for v in self._items])
 
     def __repr__(self) -> str:
         return f"Datasets({[v.ref for v in self._items]!r})"
@@ -120,8 +39,8 @@ class Datasets(Sequence[DatasetVersion]):
     def _repr_html_(self) -> str:
         if not self._items:
             return f"<p>{html.escape(self.title)}: none</p>"
-        rows = [[html.escape(cell) for cell in v._row()] for v in self._items]
+        rows = [[html.escape(cell) for cell in v.row()] for v in self._items]
         return html_table(_HEADERS, rows, caption=self.title)
 
 
-__all__ = ["SCHEMA_VERSION", "DatasetVersion", "Datasets"]
+__all__ = ["Datasets"]

@@ -1,8 +1,12 @@
-"""Notebooks as production jobs: ``wb.jobs.run``, run history, schedules."""
+"""Notebooks as production jobs: ``wb.jobs.run``, run history, schedules.
 
-from workbench.jobs.run import Run
+Runs and schedules are kept in the run store of the settings' storage
+(``workbench.storage.open_storage().runs``).
+"""
+
 from workbench.jobs.runner import run
-from workbench.jobs.schedule import Schedule
-from workbench.jobs.store import RunStore, open_run_store
+from workbench.storage.run_records import Run
+from workbench.storage.run_store import RunStore
+from workbench.storage.schedule_records import Schedule
 
-__all__ = ["Run", "RunStore", "Schedule", "open_run_store", "run"]
+__all__ = ["Run", "RunStore", "Schedule", "run"]

@@ -69,12 +69,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from workbench.jobs.run import runs_table
-    from workbench.jobs.store import open_run_store
     from workbench.names import validate_name
+    from workbench.storage import open_storage
+    from workbench.storage.run_records import runs_table
 
-    store = open_run_store()
-    try:
+    with open_storage() as storage:
+        store = storage.runs
         if args.job in ("show", "open"):
             if not args.run_id:
                 print(f"workbench: error: runs {args.job} needs a RUN_ID", file=sys.stderr)
@@ -84,8 +84,6 @@ def _runs(args: argparse.Namespace) -> int:
             return 0
         job = validate_name(args.job, "job name") if args.job else None
         print(runs_table(store.list_runs(job, limit=args.limit)))
-    finally:
-        store.close()
     return 0
 
 

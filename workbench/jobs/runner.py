@@ -22,9 +22,10 @@ from workbench import run_context
 from workbench.config import Settings, load_settings
 from workbench.errors import BadParametersError, JobError, RunFailedError
 from workbench.jobs import params as job_params
-from workbench.jobs.run import Run, utc_now
-from workbench.jobs.store import RunStore, open_run_store
 from workbench.names import validate_name
+from workbench.storage import open_storage
+from workbench.storage.run_records import Run, utc_now
+from workbench.storage.run_store import RunStore
 
 DEFAULT_KERNEL = "python3"
 LIBRARIES = ("workbench", "papermill", "ipykernel", "scikit-learn", "numpy", "pandas", "skops")
@@ -195,8 +196,8 @@ def run(
     if retries < 0:
         raise JobError(f"retries must be 0 or more, not {retries}")
     settings = settings or load_settings()
-    own_store = store is None
-    runs = store or open_run_store(settings)
+    storage = open_storage(settings) if store is None else None
+    runs = store or storage.runs  # type: ignore[union-attr]
     try:
         job = validate_name(name or Path(notebook).stem, "job name")
         try:
@@ -234,8 +235,8 @@ def run(
             )
         return current
     finally:
-        if own_store:
-            runs.close()
+        if storage is not None:
+            storage.close()
 
 
 __all__ = ["library_versions", "new_run_id", "prepare", "run"]

@@ -16,8 +16,8 @@ from workbench.errors import ScheduleError
 def _add(args: argparse.Namespace, parameters: Callable[[argparse.Namespace], dict[str, Any]]) -> int:
     from workbench.jobs.params import validate_parameters
     from workbench.jobs.runner import prepare
-    from workbench.jobs.schedule import Schedule
-    from workbench.jobs.store import open_run_store
+    from workbench.storage import open_storage
+    from workbench.storage.schedule_records import Schedule
 
     values = validate_parameters(parameters(args))
     prepare(args.notebook, values, allow_new_params=args.allow_new_params)  # refuse bad ones now
@@ -30,11 +30,8 @@ def _add(args: argparse.Namespace, parameters: Callable[[argparse.Namespace], di
         cell_timeout=args.cell_timeout,
         kernel=args.kernel,
     )
-    store = open_run_store()
-    try:
-        store.save_schedule(schedule)
-    finally:
-        store.close()
+    with open_storage() as storage:
+        storage.runs.save_schedule(schedule)
     next_due = schedule.next_due(datetime.now(UTC))
     print(f"schedule {schedule.name}: {schedule.cron}, next run {next_due:%Y-%m-%d %H:%M} UTC")
     return 0
@@ -42,13 +39,10 @@ def _add(args: argparse.Namespace, parameters: Callable[[argparse.Namespace], di
 
 def _list(args: argparse.Namespace) -> int:
     from workbench.formatting import text_table
-    from workbench.jobs.store import open_run_store
+    from workbench.storage import open_storage
 
-    store = open_run_store()
-    try:
-        schedules = store.list_schedules()
-    finally:
-        store.close()
+    with open_storage() as storage:
+        schedules = storage.runs.list_schedules()
     now = datetime.now(UTC)
     rows = [
         (s.name, s.cron, s.notebook, f"{s.next_due(now):%Y-%m-%d %H:%M}", s.last_run_id or "-")
@@ -59,31 +53,26 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from workbench.jobs.store import open_run_store
+    from workbench.storage import open_storage
 
-    store = open_run_store()
-    try:
-        if not store.remove_schedule(args.name):
+    with open_storage() as storage:
+        if not storage.runs.remove_schedule(args.name):
             raise ScheduleError(f"no schedule named {args.name!r}", hint="list them with: workbench schedule list")
-    finally:
-        store.close()
     return 0
 
 
 def _run_now(args: argparse.Namespace) -> int:
     from workbench.jobs.scheduler import run_schedule
-    from workbench.jobs.store import open_run_store
+    from workbench.storage import open_storage
 
-    store = open_run_store()
-    try:
+    with open_storage() as storage:
+        store = storage.runs
         schedule = store.get_schedule(args.name)
         if schedule is None:
             raise ScheduleError(f"no schedule named {args.name!r}", hint="list them with: workbench schedule list")
         result = run_schedule(schedule, store)
         schedule.last_run_id = result.run_id
         store.save_schedule(schedule)
-    finally:
-        store.close()
     print(result)
     return 0 if result.status == "succeeded" else 1
 
@@ -109,13 +98,10 @@ def crontab_lines(schedules: list[Any]) -> list[str]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from workbench.jobs.store import open_run_store
+    from workbench.storage import open_storage
 
-    store = open_run_store()
-    try:
-        schedules = store.list_schedules()
-    finally:
-        store.close()
+    with open_storage() as storage:
+        schedules = storage.runs.list_schedules()
     for line in crontab_lines(schedules):
         print(line)
     return 0

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings, load_settings
-from workbench.jobs.run import Run
-from workbench.jobs.schedule import Schedule
-from workbench.jobs.store import RunStore, open_run_store
+from workbench.storage import open_storage
+from workbench.storage.run_records import Run
+from workbench.storage.run_store import RunStore
+from workbench.storage.schedule_records import Schedule
 
 log = logging.getLogger("workbench.scheduler")
 
@@ -114,7 +115,8 @@ class Scheduler:
 
     def __init__(self, settings: Settings | None = None, *, poll_seconds: float = 0.05) -> None:
         self.settings = settings or load_settings()
-        self.store = open_run_store(self.settings)
+        self.storage = open_storage(self.settings)
+        self.store = self.storage.runs
         self.pool = KernelPool(self.store)
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
@@ -176,7 +178,7 @@ class Scheduler:
             for thread in list(self._running.values()):
                 thread.join()
             self.pool.close()
-            self.store.close()
+            self.storage.close()
 
     def stop(self) -> None:
         self._stop.set()

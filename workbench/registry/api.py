@@ -1,8 +1,10 @@
-"""The registry API: register, load (the model factory), list, promote, roll back.
+"""The registry API: register, load (the model factory), list, record stage changes, roll back.
 
-:class:`Registry` works on any :class:`~workbench.registry.store.Store` passed in. The
-module-level functions (``wb.register``, ``wb.load_model``, ...) use the registry of
-the current settings (``WORKBENCH_STORE``, ``WORKBENCH_HOME``), opened on first use.
+:class:`Registry` works on any :class:`~workbench.storage.model_store.ModelStore` passed in.
+The module-level functions (``wb.load_model``, ``wb.models``, ...) use the registry of the
+current settings (``WORKBENCH_STORE``, ``WORKBENCH_HOME``), opened on first use. Promotion
+to production or challenger passes the acceptance gates first: that is a lifecycle step
+(:mod:`workbench.lifecycle.promotion`) above the registry, which only records stage changes.
 """
 
 from __future__ import annotations
@@ -17,33 +19,17 @@ from importlib.metadata import version as package_version
 from typing import Any
 
 from workbench import run_context
-from workbench.config import Settings, load_settings
-from workbench.errors import InvalidMetadataError, StoreError
+from workbench.config import load_settings
+from workbench.errors import InvalidMetadataError, StageError
 from workbench.names import validate_name
-from workbench.plugins import PluginRegistry
 from workbench.registry.formats import choose_format, get_format
-from workbench.registry.store import Store, check_weight, sha256_hex
-from workbench.registry.version import (
-    ModelSummary,
-    ModelTable,
-    ModelVersion,
-    PromotionEvent,
-    VersionTable,
-    utc_now,
-    validate_stage,
-)
+from workbench.registry.version import ModelSummary, ModelTable, VersionTable
+from workbench.storage import Storage, open_storage
+from workbench.storage.model_records import ModelVersion, PromotionEvent, utc_now, validate_stage
+from workbench.storage.model_store import ModelStore, sha256_hex
 
-STORES: PluginRegistry[type[Store]] = PluginRegistry("workbench.stores", "store")
-
-
-def open_store(url: str, settings: Settings | None = None) -> Store:
-    """The store a URL names: ``local``, ``memory``, ``redis://host:port/db``, or a plugin's."""
-    scheme = url.split("://", 1)[0] if "://" in url else url
-    if scheme == "rediss":
-        scheme = "redis"
-    if not scheme.isidentifier():
-        raise StoreError(f"malformed store URL {url!r}", hint="use 'local' or redis://host:port/db")
-    return STORES.get(scheme).from_url(url, settings or load_settings())
+GATED_STAGES = ("production", "challenger")
+"""Stages a version reaches only through the acceptance gates (:func:`workbench.lifecycle.promotion.promote`)."""
 
 
 def check_metadata(
@@ -97,7 +83,7 @@ def library_versions() -> dict[str, str]:
 class Registry:
     """Named, versioned models with metrics and stages, in one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ModelStore) -> None:
         self.store = store
 
     def register(
@@ -122,13 +108,21 @@ class Registry:
         ``onnx=True`` also stores an ONNX rendering (extra ``onnx``), kept only if it
         predicts exactly like the model on ``eval_data``, which it then requires.
         The datamart versions this process read (``wb.datamart.datasets_read()``) are kept
-        as the version's ``datasets``, its lineage.
+        as the version's ``datasets``, its lineage. ``stage`` may be dev, staging or archived;
+        production and challenger are reached through the gates, with ``wb.register`` or
+        :func:`workbench.lifecycle.promotion.promote`.
         """
         from workbench.datamart.api import datasets_read
         from workbench.registry import evaluation
 
         validate_name(name, "model name")
-        validate_stage(stage)
+        if validate_stage(stage) in GATED_STAGES:
+            raise StageError(
+                f"a version reaches {stage} through the acceptance gates, not by registering it there",
+                hint=f"wb.register(model, {name!r}, stage={stage!r}) registers and promotes it through the gates",
+                model=name,
+                stage=stage,
+            )
         user_metrics, clean_params, clean_tags = check_metadata(metrics, params, tags)
         if onnx and eval_data is None:
             raise InvalidMetadataError("onnx=True needs eval_data to check the conversion's predictions")
@@ -181,7 +175,7 @@ class Registry:
         number = self.store.add_version(name, draft.to_record(), "dev", saved.data)
         run_context.append({"kind": "model", "name": name, "version": number})
         if stage != "dev":
-            return self._promote(name, number, stage, action="register")
+            return self.record_stage(name, number, stage, action="register")
         return self.store.get_version(name, number)
 
     def get(self, name: str, *, version: int | None = None, stage: str | None = None) -> ModelVersion:
@@ -226,46 +220,25 @@ class Registry:
         """Every version of ``name``, oldest first."""
         return VersionTable(self.store.versions(name))
 
-    def promote(
-        self, name: str, version: int, stage: str, *, force: bool = False, weight: float | None = None
-    ) -> ModelVersion:
-        """Move a version to ``stage``; promoting to production archives the previous one.
-
-        Promotion to production first runs the model's acceptance gates (declared in
-        ``[tool.workbench.acceptance.NAME]`` of the nearest pyproject.toml) and refuses
-        with :class:`GateFailedError` when they fail. ``force=True`` promotes anyway; the
-        history records the gate's outcome and the bypass. Each gate run is kept with the
-        version (:meth:`gate_results`).
-
-        ``stage="challenger"`` with ``weight`` (in (0, 1)) makes ``workbench serve`` send that
-        share of the model's traffic to this version (A/B); it archives the previous
-        challenger. A challenger answers real requests, so it passes the same gates first.
-        """
-        return self._promote(name, version, stage, force=force, weight=weight)
-
-    def _promote(
+    def record_stage(
         self,
         name: str,
         version: int,
         stage: str,
         *,
-        force: bool = False,
         action: str = "promote",
+        gate: str | None = None,
+        forced: bool = False,
         weight: float | None = None,
     ) -> ModelVersion:
-        if validate_stage(stage) not in ("production", "challenger"):
-            return self.store.promote(name, version, stage, action=action, weight=weight)
-        target = self.store.find(name, version=version)
-        if target.stage == stage and stage == "production":
-            return target
-        if target.stage == "challenger" and stage == "challenger":
-            # only the weight changes: the gates judged this version when it became the challenger
-            return self.store.promote(name, version, stage, action=action, weight=weight)
-        from workbench.acceptance.gates import promotion_gate
+        """Record that ``version`` of ``name`` moves to ``stage`` (see :meth:`ModelStore.promote`).
 
-        check_weight(name, version, stage, weight)  # refuse a bad weight before spending time on the gates
-        outcome = promotion_gate(self, target, force=force)
-        return self.store.promote(name, version, stage, action=action, gate=outcome, forced=force, weight=weight)
+        Nothing is checked beyond the stage rules: a move to production or challenger is
+        judged by the acceptance gates before this is called
+        (:func:`workbench.lifecycle.promotion.promote`), and ``gate`` and ``forced`` record
+        that judgement in the history.
+        """
+        return self.store.promote(name, version, stage, action=action, gate=gate, forced=forced, weight=weight)
 
     def gate_results(self, name: str, version: int) -> list[dict[str, Any]]:
         """Every acceptance gate run of a version (plain JSON reports), oldest first."""
@@ -283,7 +256,7 @@ class Registry:
 
 
 _default_lock = threading.Lock()
-_default: tuple[tuple[int, str, str], Registry] | None = None
+_default: tuple[tuple[int, str, str], Storage, Registry] | None = None
 
 
 def default_registry() -> Registry:
@@ -293,28 +266,13 @@ def default_registry() -> Registry:
     key = (os.getpid(), str(settings.home), settings.store)
     with _default_lock:
         if _default is not None and _default[0] == key:
-            return _default[1]
+            return _default[2]
         if _default is not None and _default[0][0] == key[0]:
-            _default[1].store.close()
-        registry = Registry(open_store(settings.store, settings))
-        _default = (key, registry)
+            _default[1].close()
+        storage = open_storage(settings)
+        registry = Registry(storage.models)
+        _default = (key, storage, registry)
         return registry
-
-
-def register(
-    model: Any,
-    name: str,
-    metrics: Mapping[str, float] | None = None,
-    params: Mapping[str, Any] | None = None,
-    tags: Mapping[str, str] | None = None,
-    eval_data: tuple[Any, Any] | None = None,
-    stage: str = "dev",
-    *,
-    format: str | None = None,
-    onnx: bool = False,
-) -> ModelVersion:
-    """Register ``model`` as the next version of ``name``; see :meth:`Registry.register`."""
-    return default_registry().register(model, name, metrics, params, tags, eval_data, stage, format=format, onnx=onnx)
 
 
 def load_model(name: str, stage: str = "production", *, version: int | None = None, allow_pickle: bool = False) -> Any:
@@ -332,22 +290,13 @@ def model_versions(name: str) -> VersionTable:
     return default_registry().model_versions(name)
 
 
-def promote(name: str, version: int, stage: str, *, force: bool = False, weight: float | None = None) -> ModelVersion:
-    """Move ``version`` of ``name`` to ``stage``; production and challenger first pass the acceptance gates.
-
-    See :meth:`Registry.promote`; ``force=True`` promotes past failing gates, recorded in the history;
-    ``weight`` is a challenger's share of traffic.
-    """
-    return default_registry().promote(name, version, stage, force=force, weight=weight)
-
-
 def rollback(name: str) -> ModelVersion:
     """Put back in production the version the current production version replaced."""
     return default_registry().rollback(name)
 
 
 __all__ = [
-    "STORES",
+    "GATED_STAGES",
     "Registry",
     "check_metadata",
     "default_registry",
@@ -355,8 +304,5 @@ __all__ = [
     "load_model",
     "model_versions",
     "models",
-    "open_store",
-    "promote",
-    "register",
     "rollback",
 ]

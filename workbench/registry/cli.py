@@ -1,11 +1,9 @@
-"""``workbench models | promote | rollback | export | import``: parse, call the registry, print."""
+"""``workbench models | rollback | export | import``: parse, call the registry, print."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
-
-from workbench.registry.version import STAGES
 
 
 def _registry() -> Any:
@@ -26,23 +24,6 @@ def _models(args: argparse.Namespace) -> int:
     table = registry.model_versions(args.name) if args.name else registry.models()
     print(table if table else "no models registered")
     return 0
-
-
-def _promote(args: argparse.Namespace) -> int:
-    registry = _registry()
-    version = registry.promote(args.name, args.version, args.to, force=args.force, weight=args.weight)
-    last = registry.history(version.name)[-1] if args.to in ("production", "challenger") else None
-    moved = f"{version.name} v{version.version} is now {version.stage}{_share(args)}"
-    if last is not None and last.version == version.version and last.gate not in (None, "none"):
-        forced = "; promoted with --force, recorded in the history" if last.forced and last.gate != "passed" else ""
-        print(f"{moved} (acceptance gates {last.gate}{forced})")
-    else:
-        print(moved)
-    return 0
-
-
-def _share(args: argparse.Namespace) -> str:
-    return f", taking {args.weight:g} of the traffic" if args.to == "challenger" else ""
 
 
 def _rollback(args: argparse.Namespace) -> int:
@@ -73,18 +54,6 @@ def add_commands(subparsers: Any) -> None:
     models.add_argument("name", nargs="?", help="a model name: list its versions")
     models.add_argument("--version", type=int, help="show this version of the model in detail (metrics, lineage)")
     models.set_defaults(func=_models)
-
-    promote = subparsers.add_parser("promote", help="move a model version to another stage")
-    promote.add_argument("name")
-    promote.add_argument("version", type=int)
-    promote.add_argument("--to", required=True, choices=STAGES, help="the new stage")
-    promote.add_argument(
-        "--force", action="store_true", help="promote to production even if the acceptance gates fail (recorded)"
-    )
-    promote.add_argument(
-        "--weight", type=float, help="with --to challenger: the share of traffic in (0, 1) the challenger answers"
-    )
-    promote.set_defaults(func=_promote)
 
     rollback = subparsers.add_parser("rollback", help="put back the previous production version")
     rollback.add_argument("name")

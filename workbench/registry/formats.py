@@ -5,7 +5,7 @@ needs (``format_info``) and refuses at load time anything that was not recorded:
 skops format trusts exactly the types that were listed when the model was registered,
 and the joblib format (pickle, which runs code by design) loads only with an explicit,
 logged ``allow_pickle=True``. Loading is reached only after the artifact's SHA-256 has
-been checked (:meth:`workbench.registry.store.Store.verified_artifact`).
+been checked (:meth:`workbench.storage.model_store.ModelStore.verified_artifact`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from workbench.errors import RegistryError, UnsafeModelError
 from workbench.plugins import PluginRegistry
-from workbench.registry.version import ModelVersion
+from workbench.storage.model_records import ModelVersion
 
 log = logging.getLogger("workbench.registry")
 

@@ -20,8 +20,8 @@ from workbench.fsutil import atomic_write_bytes
 from workbench.names import validate_name
 from workbench.registry.api import Registry, check_metadata
 from workbench.registry.formats import get_format
-from workbench.registry.store import sha256_hex
-from workbench.registry.version import ModelVersion
+from workbench.storage.model_records import ModelVersion
+from workbench.storage.model_store import sha256_hex
 
 EXPORT_SCHEMA = 1
 MANIFEST = "workbench-model.json"

@@ -24,10 +24,10 @@ import numpy as np
 
 from workbench.errors import MissingDependencyError, ModelNotServedError, WorkbenchError
 from workbench.registry.api import Registry
-from workbench.registry.version import ModelVersion
 from workbench.serving.engines import OnnxEngine, SklearnEngine, onnx_engine, plain_labels
 from workbench.serving.inputs import InputShape
 from workbench.serving.routing import Route
+from workbench.storage.model_records import ModelVersion
 
 log = logging.getLogger("workbench.serving")
 

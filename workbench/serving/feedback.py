@@ -1,8 +1,9 @@
-"""Scoring feedback: confusion counts, macro precision/recall/F1, and label comparison as text.
+"""Scoring feedback: confusion counts and macro precision/recall/F1.
 
-The prediction log (:mod:`workbench.serving.predlog`) keeps predictions and the labels
-joined to them; this module only turns ``(true label, predicted label)`` pairs into the
-figures a live report shows, the way scikit-learn would.
+The prediction store keeps predictions and the labels joined to them, compared as text
+(:func:`workbench.storage.prediction_store.label_text`); this module only turns
+``(true label, predicted label)`` pairs into the figures a live report shows, the way
+scikit-learn would.
 """
 
 from __future__ import annotations
@@ -62,22 +63,4 @@ def _mean(values: Any) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-@dataclass(frozen=True)
-class FeedbackResult:
-    """What a feedback call did: labels scored, ids not in the log (or not of that model), ids already labelled."""
-
-    accepted: int
-    unknown: int
-    duplicate: int
-
-
-def label_text(value: Any) -> str:
-    """Labels compared as text, so a JSON ``1`` matches the class ``1`` whatever its numpy type."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-__all__ = ["Confusion", "FeedbackResult", "label_text"]
+__all__ = ["Confusion"]

@@ -26,12 +26,12 @@ from typing import Any
 
 from workbench.errors import BadInputError, ServingError
 from workbench.serving.factory import ModelFactory, ServedModel
-from workbench.serving.feedback import FeedbackResult, label_text
 from workbench.serving.inputs import feedback_pairs, prediction_rows
 from workbench.serving.logwriter import LogWriter
 from workbench.serving.metrics import ServingMetrics
 from workbench.serving.predlog import PredictionLog, PredictionRecord, open_prediction_log
 from workbench.serving.routing import MAX_ROUTING_KEY, Route
+from workbench.storage.prediction_store import FeedbackResult, label_text
 
 log = logging.getLogger("workbench.serving")
 

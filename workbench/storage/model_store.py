@@ -1,10 +1,11 @@
-"""The store contract: a few primitives each backend implements, composites built once here.
+"""The model store's contract: a few primitives each backend implements, composites built once here.
 
 A backend (memory, local, redis, or a third-party one in the ``workbench.stores``
-entry-point group) implements the abstract methods. Promotion, rollback, lookups by
-stage and hash verification are written once in :class:`Store` on top of them, so every
-backend keeps the same rules: at most one production version per name, a history
-entry for every stage change, and no artifact bytes handed out unverified.
+entry-point group, see :mod:`workbench.storage.backend`) implements the abstract methods.
+Stage changes, rollback, lookups by stage and hash verification are written once in
+:class:`ModelStore` on top of them, so every backend keeps the same rules: at most one
+production version per name, a history entry for every stage change, and no artifact
+bytes handed out unverified.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import hashlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any
 
-from workbench.config import Settings
-from workbench.errors import IntegrityError, ModelNotFoundError, StageError, StoreError
+from workbench.errors import IntegrityError, ModelNotFoundError, StageError, StorageError
 from workbench.names import validate_name
-from workbench.registry.version import ModelVersion, PromotionEvent, utc_now, validate_stage
+from workbench.storage.model_records import ModelVersion, PromotionEvent, utc_now, validate_stage
 
 SCHEMA_VERSION = 2
 """Layout of stored metadata; a store refuses data written with a newer one (2: gate results)."""
@@ -49,24 +49,14 @@ def current_user() -> str:
         return "unknown"
 
 
-class Store(ABC):
-    """Where versions, their artifacts and their stage history live.
+class ModelStore(ABC):
+    """Where versions, their artifacts, their stage history and gate results live.
 
     Backends implement the primitives below; they must make ``add_version`` and
     ``apply_stages`` atomic (all or nothing, safe against concurrent writers from other
-    processes) and must never let a version be listed before its artifact is stored.
+    processes) and must never let a version be listed before its artifact is stored. Every
+    method raises :class:`StorageUnavailableError` when the backend cannot be reached.
     """
-
-    url: ClassVar[str] = ""
-
-    @classmethod
-    @abstractmethod
-    def from_url(cls, url: str, settings: Settings) -> Self:
-        """Open the store that ``url`` names (``settings`` gives the home folder).
-
-        Raises :class:`StoreError` for a malformed URL or data with a newer schema, and
-        :class:`StoreUnavailableError` when the store cannot be reached.
-        """
 
     # -- primitives -------------------------------------------------------------------
 
@@ -206,7 +196,7 @@ class Store(ABC):
         Safe against concurrent promotions: the change applies only if no stage moved
         meanwhile, and is retried on a fresh read otherwise. ``gate`` (the acceptance
         outcome: passed, failed, error, none) and ``forced`` are kept in the history; the
-        gate itself runs above the store, in :meth:`Registry.promote`.
+        gate itself runs above the store, in :func:`workbench.lifecycle.promotion.promote`.
 
         ``challenger`` takes ``weight``, the share of traffic in (0, 1) it gets when served
         (:class:`StageError` without it, outside it, or with another stage). A model has at
@@ -252,7 +242,7 @@ class Store(ABC):
             )
             if self.apply_stages(name, expected, changes, event):
                 return target.with_stage(stage)
-        raise StoreError(
+        raise StorageError(
             f"could not promote {name} v{version}: its stages kept changing under concurrent writers",
             hint="retry; if it persists, look for a process promoting this model in a loop",
             model=name,
@@ -305,4 +295,4 @@ def check_weight(name: str, version: int, stage: str, weight: object) -> float |
     return float(weight)
 
 
-__all__ = ["SCHEMA_VERSION", "Store", "check_digest", "check_weight", "current_user", "sha256_hex"]
+__all__ = ["SCHEMA_VERSION", "ModelStore", "check_digest", "check_weight", "current_user", "sha256_hex"]

@@ -2,7 +2,7 @@
 retries, errors translated, keys under a prefix.
 
 URL: ``redis://[user:password@]host:port/db?prefix=workbench&timeout=5`` (``rediss://``
-for TLS). An unreachable or frozen server surfaces as :class:`StoreUnavailableError`
+for TLS). An unreachable or frozen server surfaces as :class:`StorageUnavailableError`
 within the timeout, never as a hang.
 """
 
@@ -13,35 +13,37 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from workbench.errors import MissingDependencyError, StoreError, StoreUnavailableError
+from workbench.errors import MissingDependencyError, StorageError, StorageUnavailableError
+from workbench.storage.schema import needs_upgrade
 
 T = TypeVar("T")
 
 DEFAULT_PREFIX = "workbench"
 DEFAULT_TIMEOUT_S = 5.0
+_UPGRADE = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) end"
 _PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def parse_redis_url(url: str) -> dict[str, Any]:
-    """Connection options, key prefix and timeout from a store URL; raises :class:`StoreError`."""
+    """Connection options, key prefix and timeout from a store URL; raises :class:`StorageError`."""
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise StoreError(f"not a Redis URL: {url!r}", hint="use redis://host:port/db")
+        raise StorageError(f"not a Redis URL: {url!r}", hint="use redis://host:port/db")
     query = parse_qs(parts.query)
     unknown = set(query) - {"prefix", "timeout"}
     if unknown:
-        raise StoreError(f"unknown Redis store options: {', '.join(sorted(unknown))}", hint="use prefix, timeout")
+        raise StorageError(f"unknown Redis store options: {', '.join(sorted(unknown))}", hint="use prefix, timeout")
     prefix = query.get("prefix", [DEFAULT_PREFIX])[-1]
     if not _PREFIX.fullmatch(prefix):
-        raise StoreError(f"Redis key prefix {prefix!r} is not allowed", hint="letters, digits, '.', '_', '-'")
+        raise StorageError(f"Redis key prefix {prefix!r} is not allowed", hint="letters, digits, '.', '_', '-'")
     try:
         timeout = float(query.get("timeout", [DEFAULT_TIMEOUT_S])[-1])
         db = int(parts.path.strip("/") or 0)
         port = parts.port or 6379
     except ValueError as exc:
-        raise StoreError(f"malformed Redis URL {url!r}: {exc}", hint="use redis://host:port/db") from exc
+        raise StorageError(f"malformed Redis URL {url!r}: {exc}", hint="use redis://host:port/db") from exc
     if not 0 < timeout <= 300:
-        raise StoreError(f"Redis timeout must be in (0, 300] seconds, not {timeout}")
+        raise StorageError(f"Redis timeout must be in (0, 300] seconds, not {timeout}")
     return {
         "host": parts.hostname,
         "port": port,
@@ -90,24 +92,21 @@ class RedisConnection:
         try:
             return operation()
         except (self._errors.ConnectionError, self._errors.TimeoutError, TimeoutError, OSError) as exc:
-            raise StoreUnavailableError(
+            raise StorageUnavailableError(
                 f"Redis store at {self.where()} did not answer within {self.timeout:g} s: {exc}",
                 hint="start Redis or fix WORKBENCH_STORE; nothing was written",
                 store=self.where(),
             ) from exc
         except self._errors.RedisError as exc:
-            raise StoreError(f"Redis store at {self.where()} refused the operation: {exc}") from exc
+            raise StorageError(f"Redis store at {self.where()} refused the operation: {exc}") from exc
 
     def claim_schema(self, key: str, version: int, what: str) -> None:
-        """Record the layout version under ``key`` (first writer wins); refuse a newer one."""
+        """Record the layout version under ``key`` (first writer wins); upgrade an older one, refuse a newer one."""
         self.call(lambda: self.client.set(key, version, nx=True))
         found = int(self.call(lambda: self.client.get(key)) or 0)
-        if found > version:
-            raise StoreError(
-                f"the Redis store at {self.where()} (prefix {self.prefix!r}) keeps {what} with schema "
-                f"version {found}; this workbench reads up to {version}",
-                hint="upgrade workbench, or use another prefix",
-            )
+        if needs_upgrade(found, version, f"{what} in the Redis store at {self.where()} (prefix {self.prefix!r})"):
+            # only over the version read: a newer writer that upgraded meanwhile is not downgraded
+            self.call(lambda: self.client.eval(_UPGRADE, 1, key, found, version))
 
     def close(self) -> None:
         self.client.close()

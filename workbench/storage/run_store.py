@@ -1,6 +1,6 @@
-"""Where runs, their output notebooks and schedules are kept.
+"""The run store's contract: where runs, their output notebooks and schedules are kept.
 
-The store is the one the settings name (``local``, or ``redis://...`` for a team). A run's
+The store is the one of the settings' backend (``local``, or ``redis://...`` for a team). A run's
 working folder is always local (``<home>/runs/<run id>/``): the kernel writes its records
 there and the output notebook is written there atomically; a shared store also keeps the
 notebook's bytes so any machine can open it.
@@ -11,15 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from workbench.config import Settings, load_settings
-from workbench.errors import RunNotFoundError, StoreError
-from workbench.jobs.run import Run
-from workbench.jobs.schedule import Schedule
 from workbench.names import validate_name
+from workbench.storage.run_records import Run
+from workbench.storage.schedule_records import Schedule
 
 
 class RunStore(ABC):
-    """Runs and schedules. Every method raises :class:`StoreUnavailableError` when the
+    """Runs and schedules. Every method raises :class:`StorageUnavailableError` when the
     backend cannot be reached."""
 
     def __init__(self, home: Path) -> None:
@@ -68,12 +66,6 @@ class RunStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
-    def __enter__(self) -> RunStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def output_path(self, run_id: str) -> Path:
         """A local path of the executed notebook, fetched from the store when needed."""
         path = self.home / "runs" / validate_name(run_id, "run id") / "output.ipynb"
@@ -88,21 +80,4 @@ class RunStore(ABC):
         return self.get_run(run_id)
 
 
-def open_run_store(settings: Settings | None = None) -> RunStore:
-    """The run store for the configured store URL."""
-    settings = settings or load_settings()
-    url = settings.store
-    if url == "local":
-        from workbench.jobs.local_store import LocalRunStore
-
-        return LocalRunStore(settings.home)
-    if url.startswith(("redis://", "rediss://")):
-        from workbench.jobs.redis_store import RedisRunStore
-
-        return RedisRunStore.from_url(url, settings.home)
-    raise StoreError(
-        f"jobs cannot keep runs in store {url!r}", hint="use 'local' or redis://host:port/db for WORKBENCH_STORE"
-    )
-
-
-__all__ = ["RunNotFoundError", "RunStore", "open_run_store"]
+__all__ = ["RunStore"]

@@ -3,7 +3,7 @@
 WAL mode lets readers go on while one writer writes; writes run in ``BEGIN IMMEDIATE``
 transactions, which serialise writers across processes; threads share one connection
 behind one lock; a forked child opens its own connection (a connection must not cross a
-fork). Every SQLite failure becomes a :class:`StoreUnavailableError` naming ``what``.
+fork). Every SQLite failure becomes a :class:`StorageUnavailableError` naming ``what``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from workbench.errors import StoreError, StoreUnavailableError
+from workbench.errors import StorageUnavailableError
+from workbench.storage.schema import needs_upgrade
 
 
 class SqliteDatabase:
@@ -53,18 +54,17 @@ class SqliteDatabase:
         if self._connection is not None and self._pid == os.getpid():
             return self._connection
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailableError(f"cannot create {self.what}: {exc}") from exc
+        try:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 found = conn.execute("PRAGMA user_version").fetchone()[0]
-                if found > self.version:
-                    raise StoreError(
-                        f"{self.what} has schema version {found}; this workbench reads up to {self.version}",
-                        hint="upgrade workbench",
-                    )
-                if found < self.version:
+                if needs_upgrade(found, self.version, self.what):
                     for statement in self.schema:
                         conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {self.version}")
@@ -74,7 +74,7 @@ class SqliteDatabase:
                 conn.close()
                 raise
         except sqlite3.Error as exc:
-            raise StoreUnavailableError(f"cannot open {self.what}: {exc}") from exc
+            raise StorageUnavailableError(f"cannot open {self.what}: {exc}") from exc
         self._connection, self._pid = conn, os.getpid()
         return conn
 
@@ -92,7 +92,7 @@ class SqliteDatabase:
                     raise
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreUnavailableError(f"{self.what} is unavailable: {exc}") from exc
+                raise StorageUnavailableError(f"{self.what} is unavailable: {exc}") from exc
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one read."""
@@ -100,7 +100,7 @@ class SqliteDatabase:
             try:
                 return self.connect().execute(sql, tuple(params)).fetchall()
             except sqlite3.Error as exc:
-                raise StoreUnavailableError(f"{self.what} is unavailable: {exc}") from exc
+                raise StorageUnavailableError(f"{self.what} is unavailable: {exc}") from exc
 
     def close(self) -> None:
         """Close this process's connection (a child's copy of its parent's is left alone)."""

@@ -1,4 +1,4 @@
-"""The embedded store: SQLite metadata and content-addressed artifact files under the home.
+"""The model store of the embedded backend: SQLite metadata and content-addressed artifact files.
 
 Layout, under ``<home>/registry/``::
 
@@ -18,14 +18,14 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
-from workbench.config import Settings
-from workbench.errors import IntegrityError, ModelNotFoundError, StoreError, StoreUnavailableError
+from workbench.errors import IntegrityError, ModelNotFoundError, StorageUnavailableError
 from workbench.fsutil import atomic_write_bytes, fsync_dir
-from workbench.registry.store import SCHEMA_VERSION, Store, check_digest, sha256_hex
-from workbench.registry.version import ModelVersion, PromotionEvent
-from workbench.sqlite_db import SqliteDatabase
+from workbench.storage.local.oserrors import os_errors_as_unavailable
+from workbench.storage.model_records import ModelVersion, PromotionEvent
+from workbench.storage.model_store import SCHEMA_VERSION, ModelStore, check_digest, sha256_hex
+from workbench.storage.sqlite import SqliteDatabase
 
 _BUSY_TIMEOUT_S = 60.0
 STALE_TEMP_S = 3600.0
@@ -54,10 +54,8 @@ _SCHEMA = (
 )
 
 
-class LocalStore(Store):
+class LocalModelStore(ModelStore):
     """SQLite + files under ``<home>/registry``; safe for many processes on one machine."""
-
-    url = "local"
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -65,7 +63,7 @@ class LocalStore(Store):
         try:
             self.artifacts.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreUnavailableError(f"cannot create the local store in {root}: {exc}") from exc
+            raise StorageUnavailableError(f"cannot create the local store in {root}: {exc}") from exc
         self.db = SqliteDatabase(
             root / "registry.sqlite3",
             what=f"the local store in {root}",
@@ -84,27 +82,19 @@ class LocalStore(Store):
                 if temp.stat().st_mtime < cutoff:
                     temp.unlink()
 
-    @classmethod
-    def from_url(cls, url: str, settings: Settings) -> Self:
-        if url not in ("local", "local://"):
-            raise StoreError(
-                f"the local store takes no options: {url!r}",
-                hint="set WORKBENCH_HOME to choose where it lives, and WORKBENCH_STORE=local",
-            )
-        return cls(settings.home / "registry")
-
     def _artifact_path(self, sha256: str) -> Path:
         check_digest(sha256)
         return self.artifacts / sha256[:2] / sha256
 
     def put_artifact(self, sha256: str, data: bytes) -> None:
         path = self._artifact_path(sha256)
-        if path.is_file() and sha256_hex(path.read_bytes()) == sha256:
-            return
-        if not path.parent.exists():
-            path.parent.mkdir(exist_ok=True)
-            fsync_dir(path.parent.parent)
-        atomic_write_bytes(path, data, mode=0o600)
+        with os_errors_as_unavailable(f"the local store in {self.root}"):
+            if path.is_file() and sha256_hex(path.read_bytes()) == sha256:
+                return
+            if not path.parent.exists():
+                path.parent.mkdir(exist_ok=True)
+                fsync_dir(path.parent.parent)
+            atomic_write_bytes(path, data, mode=0o600)
 
     def add_version(self, name: str, record: Mapping[str, Any], stage: str, artifact: bytes) -> int:
         self.put_artifact(record["sha256"], artifact)
@@ -145,6 +135,8 @@ class LocalStore(Store):
             return path.read_bytes()
         except FileNotFoundError as exc:
             raise IntegrityError(f"artifact {sha256[:12]}… is missing from {self.artifacts}") from exc
+        except OSError as exc:
+            raise StorageUnavailableError(f"the local store in {self.root} is unavailable: {exc}") from exc
 
     def apply_stages(
         self, name: str, expected: Mapping[int, str], changes: Mapping[int, str], event: PromotionEvent
@@ -182,4 +174,4 @@ class LocalStore(Store):
         self.db.close()
 
 
-__all__ = ["LocalStore"]
+__all__ = ["LocalModelStore"]

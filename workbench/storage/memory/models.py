@@ -1,22 +1,19 @@
-"""An in-process store for tests and throwaway sessions: the contract, kept in dicts."""
+"""The model store of the memory backend: the contract, kept in dicts."""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any
 
-from workbench.config import Settings
 from workbench.errors import IntegrityError, ModelNotFoundError
-from workbench.registry.store import Store
-from workbench.registry.version import ModelVersion, PromotionEvent
+from workbench.storage.model_records import ModelVersion, PromotionEvent
+from workbench.storage.model_store import ModelStore
 
 
-class MemoryStore(Store):
+class MemoryModelStore(ModelStore):
     """Everything in this process's memory, guarded by one lock; gone when the process ends."""
-
-    url = "memory"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -24,10 +21,6 @@ class MemoryStore(Store):
         self._artifacts: dict[str, bytes] = {}
         self._history: dict[str, list[PromotionEvent]] = {}
         self._gates: dict[tuple[str, int], list[dict[str, Any]]] = {}
-
-    @classmethod
-    def from_url(cls, url: str, settings: Settings) -> Self:
-        return cls()
 
     def add_version(self, name: str, record: Mapping[str, Any], stage: str, artifact: bytes) -> int:
         with self._lock:
@@ -87,4 +80,4 @@ class MemoryStore(Store):
             return json.loads(json.dumps(self._gates.get((name, version), [])))
 
 
-__all__ = ["MemoryStore"]
+__all__ = ["MemoryModelStore"]

@@ -1,7 +1,6 @@
-"""The shared store: metadata in Redis hashes, artifacts as Redis strings.
+"""The model store of the Redis backend: metadata in Redis hashes, artifacts as Redis strings.
 
-URL: ``redis://[user:password@]host:port/db?prefix=workbench&timeout=5`` (``rediss://``
-for TLS). Keys, all under the prefix::
+Keys, all under the backend's prefix::
 
     <p>:schema                     schema version of the layout below
     <p>:names                      set of model names
@@ -15,7 +14,7 @@ for TLS). Keys, all under the prefix::
 Publishing a version and changing stages are Lua scripts, which Redis runs atomically:
 a version number is allocated and published in one step, after its artifact is stored.
 Every call has a socket timeout and no client-side retry, so an unreachable or frozen
-server surfaces as :class:`StoreUnavailableError` within the timeout. Names reach keys
+server surfaces as :class:`StorageUnavailableError` within the timeout. Names reach keys
 only after :func:`workbench.names.validate_name`; no key pattern (KEYS/SCAN) is used.
 For "nothing acknowledged is lost", run Redis with ``appendonly yes`` and
 ``appendfsync always``.
@@ -25,13 +24,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
-from workbench.config import Settings
 from workbench.errors import IntegrityError, ModelNotFoundError
-from workbench.redis_connection import RedisConnection, text
-from workbench.registry.store import SCHEMA_VERSION, Store, check_digest
-from workbench.registry.version import ModelVersion, PromotionEvent
+from workbench.storage.model_records import ModelVersion, PromotionEvent
+from workbench.storage.model_store import SCHEMA_VERSION, ModelStore, check_digest
+from workbench.storage.redis_connection import RedisConnection, text
 
 T = TypeVar("T")
 
@@ -57,10 +55,8 @@ return 1
 """
 
 
-class RedisStore(Store):
+class RedisModelStore(ModelStore):
     """A registry shared by a team and by serving replicas, in one Redis database."""
-
-    url = "redis"
 
     def __init__(self, connection: RedisConnection) -> None:
         self.redis = connection
@@ -68,10 +64,6 @@ class RedisStore(Store):
         self._add = self.client.register_script(_ADD_VERSION)
         self._stages = self.client.register_script(_APPLY_STAGES)
         self._check_schema()
-
-    @classmethod
-    def from_url(cls, url: str, settings: Settings) -> Self:
-        return cls(RedisConnection(url))
 
     def _call(self, operation: Callable[[], T]) -> T:
         return self.redis.call(operation)
@@ -157,8 +149,5 @@ class RedisStore(Store):
         rows = self._call(lambda: self.client.lrange(self._key("model", name, "gates", version), 0, -1))
         return [json.loads(row) for row in rows]
 
-    def close(self) -> None:
-        self.client.close()
 
-
-__all__ = ["RedisStore"]
+__all__ = ["RedisModelStore"]

@@ -1,8 +1,18 @@
-"""The prediction log in Redis, beside a Redis registry: same URL, key prefix and timeouts.
+"""The prediction store of the Redis backend, on the backend's one connection (URL, key prefix, timeouts).
 
-Keys and retention are described in :mod:`workbench.serving.predlog`. Labelling and
+Retention is described in :mod:`workbench.storage.prediction_store`. Labelling and
 eviction are Lua scripts, which Redis runs atomically, so two server processes labelling
-the same request id count it once.
+the same request id count it once. Keys, all under ``<prefix>:predlog:``::
+
+    schema                      layout version
+    p:<request_id>              JSON [name, version, arm, prediction, at, latency_ms, features_sha256], TTL max age
+    l:<request_id>              labelled marker (SET NX), TTL max age
+    order                       sorted set of logged request ids by time (count bound)
+    t:<name>:<version>:<arm>    sorted set "<id> <latency_ms>" by time (traffic), TTL max age
+    labels:<name>:<version>:<arm>  list of JSON [label, prediction, labelled_at], newest first, LTRIM'd
+    f:<name>:<version>          list of JSON input rows, newest first, LTRIM'd, TTL max age
+    groups                      set of JSON [name, version, arm] that were ever logged
+    counts                      hash "<name>:accepted|unknown|duplicate" -> feedback totals
 """
 
 from __future__ import annotations
@@ -12,9 +22,17 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from workbench.redis_connection import RedisConnection, text
-from workbench.serving.feedback import FeedbackResult, label_text
-from workbench.serving.predlog import SCHEMA_VERSION, Group, PredictionLog, PredictionRecord, Reference, Retention
+from workbench.storage.prediction_store import (
+    SCHEMA_VERSION,
+    FeedbackResult,
+    Group,
+    Labelled,
+    PredictionRecord,
+    PredictionStore,
+    Retention,
+    label_text,
+)
+from workbench.storage.redis_connection import RedisConnection, text
 
 _TRIM = """
 local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
@@ -53,13 +71,13 @@ return {accepted, unknown, duplicate}
 """
 
 
-class RedisPredictionLog(PredictionLog):
-    """The log in Redis beside a Redis registry (same URL, prefix and timeouts); see the module docstring."""
+class RedisPredictionStore(PredictionStore):
+    """Predictions, labels and drift inputs in Redis; see the module docstring."""
 
-    def __init__(self, url: str, retention: Retention, reference: Reference) -> None:
-        super().__init__(retention, reference)
-        self.redis = RedisConnection(url)
-        self.client = self.redis.client
+    def __init__(self, connection: RedisConnection, retention: Retention) -> None:
+        super().__init__(retention)
+        self.redis = connection
+        self.client = connection.client
         self._trim = self.client.register_script(_TRIM)
         self._label = self.client.register_script(_LABEL)
         self.redis.claim_schema(self._key("schema"), SCHEMA_VERSION, "the prediction log")
@@ -140,7 +158,7 @@ class RedisPredictionLog(PredictionLog):
                 groups.append((str(model), int(version), str(arm)))
         return sorted(groups)
 
-    def _labelled(self, name: str | None, window: int, since: float) -> dict[Group, list[tuple[str, str, float]]]:
+    def labelled(self, name: str | None, window: int, since: float) -> dict[Group, list[Labelled]]:
         groups = self._groups(name)
         if not groups:
             return {}
@@ -148,13 +166,13 @@ class RedisPredictionLog(PredictionLog):
         for model, version, arm in groups:
             pipe.lrange(self._key("labels", model, version, arm), 0, window - 1)
         replies = self.redis.call(pipe.execute)
-        found: dict[Group, list[tuple[str, str, float]]] = {}
+        found: dict[Group, list[Labelled]] = {}
         for group, rows in zip(groups, replies, strict=True):
             pairs = [(str(t), str(p), float(at)) for t, p, at in map(json.loads, rows)]
             found[group] = [pair for pair in pairs if pair[2] >= since]
         return found
 
-    def _latencies(self, name: str | None, since: float) -> dict[Group, list[float]]:
+    def latencies(self, name: str | None, since: float) -> dict[Group, list[float]]:
         groups = self._groups(name)
         if not groups:
             return {}
@@ -167,13 +185,9 @@ class RedisPredictionLog(PredictionLog):
             for group, members in zip(groups, replies, strict=True)
         }
 
-    def _feature_rows(self, name: str, version: int) -> list[list[float]]:
+    def feature_rows(self, name: str, version: int) -> list[list[float]]:
         rows = self.redis.call(lambda: self.client.lrange(self._key("f", name, version), 0, -1))
         return [json.loads(row) for row in rows]
 
-    def close(self) -> None:
-        self.redis.close()
-        super().close()
 
-
-__all__ = ["RedisPredictionLog"]
+__all__ = ["RedisPredictionStore"]

@@ -1,6 +1,6 @@
-"""Runs and schedules in Redis, shared by a team.
+"""The run store of the Redis backend: runs and schedules shared by a team.
 
-Keys, under the store's prefix::
+Keys, under the backend's prefix::
 
     <p>:jobs:schema            schema version of this layout
     <p>:jobs:run:<id>          run record (JSON)
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunNotFoundError
-from workbench.jobs.run import Run
-from workbench.jobs.schedule import Schedule
-from workbench.jobs.store import RunStore
-from workbench.redis_connection import RedisConnection, text
+from workbench.storage.redis_connection import RedisConnection, text
+from workbench.storage.run_records import Run
+from workbench.storage.run_store import RunStore
+from workbench.storage.schedule_records import Schedule
 
 SCHEMA_VERSION = 1
 
@@ -35,10 +35,6 @@ class RedisRunStore(RunStore):
         super().__init__(home)
         self.redis = connection
         connection.claim_schema(connection.key("jobs", "schema"), SCHEMA_VERSION, "jobs")
-
-    @classmethod
-    def from_url(cls, url: str, home: Path) -> RedisRunStore:
-        return cls(RedisConnection(url), home)
 
     def _k(self, *parts: object) -> str:
         return self.redis.key("jobs", *parts)
@@ -87,9 +83,6 @@ class RedisRunStore(RunStore):
 
     def remove_schedule(self, name: str) -> bool:
         return bool(self.redis.call(lambda: self.redis.client.hdel(self._k("schedules"), name)))
-
-    def close(self) -> None:
-        self.redis.close()
 
 
 __all__ = ["RedisRunStore"]
