@@ -19,7 +19,6 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.tree import DecisionTreeClassifier
 
 from workbench import parallel
-from workbench.errors import ClusterError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -105,8 +104,16 @@ def test_cluster_start_status_ptrain_stop(shell: InteractiveShell, capsys: pytes
     status = capsys.readouterr().out
     assert "2 engines" in status and "MiB" in status
 
-    with pytest.raises(ClusterError, match="already running"):
-        shell.run_line_magic("cluster", "start")
+    # run again (a notebook's start cell run twice): one line, the same cluster, no traceback
+    result = shell.run_cell("%cluster start")
+    assert result.success
+    assert capsys.readouterr().out == "a cluster with 2 engines is already running; %cluster stop stops it\n"
+    assert parallel.active_cluster() is cluster
+    result = shell.run_cell("%cluster start -n 3")
+    assert not result.success
+    shown = capsys.readouterr()
+    assert "Traceback" not in shown.out + shown.err
+    assert "UsageError: a cluster with 2 engines is already running: %cluster stop it first" in shown.out + shown.err
 
     shell.run_line_magic("ptrain", "est grid X y --cv 3 --no-progress -o found")
     out = capsys.readouterr().out
@@ -123,7 +130,7 @@ def test_cluster_start_status_ptrain_stop(shell: InteractiveShell, capsys: pytes
     while alive(pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(pids)
-    with pytest.raises(ClusterError, match="no cluster is running"):
+    with pytest.raises(UsageError, match="no cluster is running: start one with %cluster start -n N"):
         shell.run_line_magic("cluster", "status")
 
 
@@ -141,6 +148,8 @@ def test_ptrain_starts_a_cluster_when_none_runs(shell: InteractiveShell, capsys:
     [
         ("cluster", "explode", "invalid choice"),
         ("cluster", "start -n 0", "-n must be at least 1"),
+        ("cluster", "start 2", "give the number of engines with -n: %cluster start -n 2"),
+        ("cluster", "stop now", "takes no 'now'"),
         ("ptrain", "est grid X", "the following arguments are required"),
         ("ptrain", "est grid X nothing", "no variable named 'nothing'"),
         ("ptrain", "est grid X y --cv 1", "--cv must be at least 2"),

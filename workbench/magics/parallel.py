@@ -6,12 +6,13 @@ extension loads.
 
 from __future__ import annotations
 
+import argparse
+
 from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from workbench.errors import ClusterError
 from workbench.magics.base import WorkbenchMagics
 
 
@@ -21,6 +22,7 @@ class ParallelMagics(WorkbenchMagics):
 
     @magic_arguments()
     @argument("action", choices=["start", "connect", "status", "stop"], help="what to do")
+    @argument("extra", nargs="?", help=argparse.SUPPRESS)  # "%cluster start 2": told to use -n
     @argument("-n", "--engines", type=int, help="start: number of engines (default: one per core)")
     @argument("--profile", help="connect: the ipyparallel profile name of a running cluster")
     @argument("--profile-dir", help="start or connect: the profile folder")
@@ -30,36 +32,39 @@ class ParallelMagics(WorkbenchMagics):
         """Start, connect to, inspect or stop the cluster that %ptrain and wb.parallel use.
 
         ``%cluster start [-n N]`` starts a controller and N engines on this machine; they
-        stop with ``%cluster stop`` or when the kernel exits. ``%cluster connect
-        --profile NAME`` (or ``--file ipcontroller-client.json``) uses a cluster started
-        elsewhere, for example on other hosts with ``ipcluster start --engines=ssh``.
-        ``%cluster status`` shows each engine's host, queue and memory.
+        stop with ``%cluster stop`` or when the kernel exits. Run again while the cluster
+        runs, it says so and keeps it (a different ``-n`` is refused: stop it first).
+        ``%cluster connect --profile NAME`` (or ``--file ipcontroller-client.json``) uses a
+        cluster started elsewhere, for example on other hosts with ``ipcluster start
+        --engines=ssh``. ``%cluster status`` shows each engine's host, queue and memory.
         """
         args = parse_argstring(self.cluster, line)
+        if args.extra is not None:
+            if args.action == "start" and args.extra.isdigit():
+                raise UsageError(f"give the number of engines with -n: %cluster start -n {args.extra}")
+            raise UsageError(f"%cluster {args.action} takes no {args.extra!r}; see %cluster? for the options")
+        if args.engines is not None and args.engines < 1:
+            raise UsageError(f"-n must be at least 1, not {args.engines}")
         from workbench import parallel
 
         current = parallel.active_cluster()
+        if args.action in ("start", "connect") and current is not None:
+            engines = len(current.engine_ids)
+            if args.action == "start" and args.engines in (None, engines):
+                print(f"a cluster with {engines} engines is already running; %cluster stop stops it")
+                return
+            raise UsageError(f"a cluster with {engines} engines is already running: %cluster stop it first")
         if args.action == "start":
-            if current is not None:
-                raise ClusterError(
-                    f"a cluster is already running: {current!r}", hint="%cluster stop it first"
-                )
-            if args.engines is not None and args.engines < 1:
-                raise UsageError(f"-n must be at least 1, not {args.engines}")
             started = parallel.Cluster.start(args.engines, profile_dir=args.profile_dir)
             print(f"cluster started with {len(started.engine_ids)} engines")
         elif args.action == "connect":
-            if current is not None:
-                raise ClusterError(
-                    f"a cluster is already running: {current!r}", hint="%cluster stop it first"
-                )
             connected = parallel.Cluster.connect(
                 profile=args.profile, profile_dir=args.profile_dir, connection_file=args.file
             )
             print(f"connected to a cluster with {len(connected.engine_ids)} engines")
         elif args.action == "status":
             if current is None:
-                raise ClusterError("no cluster is running")
+                raise UsageError("no cluster is running: start one with %cluster start -n N")
             display(current.status())
         elif current is None:
             print("no cluster is running")
