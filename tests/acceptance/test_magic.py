@@ -56,6 +56,28 @@ def test_gates_of_another_name_and_usage_errors(shell: InteractiveShell, registr
         shell.run_line_magic("acceptance", "flowers")
 
 
+def test_no_gates_says_which_pyproject_was_read(
+    shell: InteractiveShell, example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert not shell.run_cell("%acceptance churn").success
+    shown = capsys.readouterr()
+    assert "Traceback" not in shown.out + shown.err
+    assert (
+        f"UsageError: model 'churn' has no acceptance gates in {example / 'pyproject.toml'}; "
+        "it declares gates for cancer, flowers, flowers-fn (declare them in [tool.workbench.acceptance.churn] "
+        "of that file)"
+    ) in shown.out + shown.err
+    elsewhere = tmp_path / "scratch"  # a notebook opened outside any project
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert not shell.run_cell("%acceptance churn").success
+    shown = capsys.readouterr()
+    assert (
+        f"model 'churn' has no acceptance gates: there is no pyproject.toml in {elsewhere} or any folder above it"
+    ) in shown.out + shown.err
+
+
 def test_reports_of_two_registrations_compare_equal_under_nbval(example: Path, registry: Registry, strong: Any) -> None:
     from tests.test_sanitize import sanitize
     from workbench.acceptance import run_gates

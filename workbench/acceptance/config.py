@@ -301,6 +301,29 @@ def gate_for(
     return parse_gate(model, merged, defaults, root, need_criteria=need_criteria)
 
 
+def no_gates_error(model: str, cwd: str | Path | None = None) -> AcceptanceError:
+    """The error for a model without gates, saying which ``pyproject.toml`` was read (or that none was found)."""
+    from workbench.config import load_settings
+
+    start = Path(cwd) if cwd is not None else Path.cwd()
+    settings = load_settings(cwd=start)
+    table = f"[tool.workbench.acceptance.{model}]"
+    if settings.project_root is None:
+        return AcceptanceError(
+            f"model {model!r} has no acceptance gates: there is no pyproject.toml in {start.resolve()} "
+            "or any folder above it",
+            hint=f"work from the project's folder, or declare the gates in {table} of a pyproject.toml there",
+            model=model,
+        )
+    declared = sorted(name for name, value in settings.section("acceptance").items() if isinstance(value, Mapping))
+    others = f"; it declares gates for {', '.join(declared)}" if declared else "; it declares none"
+    return AcceptanceError(
+        f"model {model!r} has no acceptance gates in {settings.project_root / 'pyproject.toml'}{others}",
+        hint=f"declare them in {table} of that file",
+        model=model,
+    )
+
+
 __all__ = [
     "CLASS_METRICS",
     "OVERALL_METRICS",
@@ -309,6 +332,7 @@ __all__ = [
     "Slice",
     "gate_for",
     "load_gates",
+    "no_gates_error",
     "parse_gate",
     "parse_gates",
 ]

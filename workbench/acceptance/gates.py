@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.acceptance.config import Criterion, GateConfig, Slice, gate_for
+from workbench.acceptance.config import Criterion, GateConfig, Slice, gate_for, no_gates_error
 from workbench.acceptance.holdout import Holdout, load_holdout
 from workbench.acceptance.report import CriterionResult, GateReport
 from workbench.errors import AcceptanceError, GateFailedError, HoldoutError, ModelNotFoundError
@@ -178,11 +178,7 @@ def run_gates(
 
     config = gate or gate_for(name)
     if config is None:
-        raise AcceptanceError(
-            f"model {name!r} has no acceptance gates",
-            hint=f"declare them in [tool.workbench.acceptance.{name}] of pyproject.toml",
-            model=name,
-        )
+        raise no_gates_error(name)
     target = registry.get(name, version=version, stage=stage)
     report = evaluate(registry, config, target, trigger=trigger)
     registry.store.add_gate_result(target.name, target.version, report.to_record())

@@ -46,17 +46,14 @@ class AcceptanceMagics(WorkbenchMagics):
         failing gate raises GateFailedError after the table is shown, so a notebook run
         as a job fails on it.
         """
-        from workbench.acceptance.config import gate_for
+        from workbench.acceptance.config import gate_for, no_gates_error
         from workbench.acceptance.gates import check, run_gates
 
         args = parse_argstring(self.acceptance, line)
         try:
             gate = gate_for(args.gates or args.name)
             if gate is None:
-                raise AcceptanceError(
-                    f"model {args.gates or args.name!r} has no acceptance gates",
-                    hint=f"declare them in [tool.workbench.acceptance.{args.gates or args.name}] of pyproject.toml",
-                )
+                raise no_gates_error(args.gates or args.name)
             if args.gates:
                 gate = replace(gate, model=args.name)
             report = run_gates(args.name, version=args.version, stage=args.stage, gate=gate, trigger="magic")
