@@ -160,3 +160,21 @@ def test_help_lists_the_options(shell: InteractiveShell) -> None:
     doc = shell.find_line_magic("wtime").__doc__
     for option in ("--baseline", "--tolerance", "--memory", "--label", "--timer", "-o"):
         assert option in doc
+
+
+def test_wcompare_shows_speed_ups_on_a_log_axis(shell: InteractiveShell) -> None:
+    import re
+
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as shown:
+        shell.run_line_magic("wcompare", "-n 3 -r 3 --timer fake slow=clock.advance(0.001) fast=clock.advance(0.001/662)")
+    (html,) = [output.data["text/html"] for output in shown.outputs]
+    assert "0.00151x (662x faster)" in html  # the table's ratio, in words too
+    chart = html[html.index("<svg") :]
+    assert ">reference</text>" in chart and ">662x faster</text>" in chart
+    assert "median time per loop (log scale" in chart
+    ticks = re.findall(r'text-anchor="middle" font-size="11" fill="currentColor">([^<]+)</text>', chart)
+    assert ticks[:-1] == ["100 ns", "1 µs", "10 µs", "100 µs", "1 ms"]
+    slow, fast = (float(w) for w in re.findall(r'<rect x="110" y="\d+" width="([\d.]+)"', chart))
+    assert fast > slow / 5  # on a linear axis the faster bar would be 1/662 of the other: invisible

@@ -214,36 +214,77 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         headers = ["candidate", "median", f"vs {self.reference}", f"{self.confidence:.0%} CI"]
+        # a ratio of 0.00151x reads better as "662x faster"
         rows = [
-            (html.escape(name), volatile(median), volatile(ratio), volatile(ci))
-            for name, median, ratio, ci in self._rows()
+            (html.escape(name), volatile(median), volatile(f"{ratio} ({self.speed(name)})" if faster else ratio),
+             volatile(ci))
+            for (name, median, ratio, ci), faster in zip(
+                self._rows(), (n != self.reference and self.ratio(n) < 1 for n in self.timings), strict=True
+            )
         ]
         warnings = "".join(
             warning_html(f"{name}: {w}") for name, t in self.timings.items() for w in t.warnings
         )
         return html_table(headers, rows) + self._svg_chart() + warnings
 
+    def speed(self, name: str) -> str:
+        """``name`` against the reference in words: ``662x faster``, ``1.5x slower`` or ``reference``."""
+        if name == self.reference:
+            return "reference"
+        ratio = self.ratio(name)
+        if ratio <= 0 or math.isnan(ratio):
+            return "-"
+        return f"{1 / ratio:.3g}x faster" if ratio < 1 else f"{ratio:.3g}x slower"
+
     def _svg_chart(self) -> str:
-        """Horizontal bars of the medians with IQR whiskers."""
-        width, bar_h, left = 360, 18, 110
-        top = max(t.median + t.iqr for t in self.timings.values()) or 1.0
-        scale = (width - left - 10) / top
+        """Horizontal bars of the medians with IQR whiskers on a log time axis, each with its speed-up.
+
+        A log axis keeps a candidate hundreds of times faster visible next to the reference;
+        the words at the end of each row ("662x faster") say what the lengths mean.
+        """
+        width, bar_h, gap, left, right = 520, 18, 6, 110, 130
+        plot = width - left - right
+        spans = [(max(t.median - t.iqr / 2, t.median / 10), t.median + t.iqr / 2) for t in self.timings.values()]
+        positive = [v for span in spans for v in span if v > 0] or [1e-9]
+        low = math.floor(math.log10(min(positive)) - 0.3)  # the fastest bar keeps some length
+        high = max(math.ceil(math.log10(max(positive))), low + 1)
+
+        def x(seconds: float) -> float:
+            exponent = math.log10(seconds) if seconds > 0 else low
+            return left + (min(max(exponent, low), high) - low) / (high - low) * plot
+
         parts = []
-        for i, (name, t) in enumerate(self.timings.items()):
-            y = 4 + i * (bar_h + 6)
-            w = t.median * scale
-            q_lo = max(t.median - t.iqr / 2, 0) * scale
-            q_hi = (t.median + t.iqr / 2) * scale
+        for i, ((name, t), (q_lo, q_hi)) in enumerate(zip(self.timings.items(), spans, strict=True)):
+            y = 4 + i * (bar_h + gap)
             parts.append(
                 f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" font-size="12" '
                 f'fill="currentColor">{html.escape(name)}</text>'
-                f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#4c78a8"/>'
-                f'<line x1="{left + q_lo:.1f}" x2="{left + q_hi:.1f}" y1="{y + bar_h / 2}" '
+                f'<rect x="{left}" y="{y}" width="{x(t.median) - left:.1f}" height="{bar_h}" fill="#4c78a8">'
+                f"<title>{html.escape(f'{name}: {format_time(t.median)} per loop')}</title></rect>"
+                f'<line x1="{x(q_lo):.1f}" x2="{x(q_hi):.1f}" y1="{y + bar_h / 2}" '
                 f'y2="{y + bar_h / 2}" stroke="currentColor" stroke-width="2"/>'
+                f'<text x="{left + plot + 8}" y="{y + 13}" font-size="12" fill="currentColor">'
+                f"{html.escape(self.speed(name))}</text>"
             )
-        height = 8 + len(self.timings) * (bar_h + 6)
+        axis_y = 4 + len(self.timings) * (bar_h + gap)
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot}" y1="{axis_y}" y2="{axis_y}" stroke="currentColor"/>'
+        )
+        step = 1 if high - low <= 6 else 2
+        for exponent in range(low, high + 1, step):
+            tick = left + (exponent - low) / (high - low) * plot
+            parts.append(
+                f'<line x1="{tick:.1f}" x2="{tick:.1f}" y1="{axis_y}" y2="{axis_y + 4}" stroke="currentColor"/>'
+                f'<text x="{tick:.1f}" y="{axis_y + 16}" text-anchor="middle" font-size="11" '
+                f'fill="currentColor">{html.escape(format_time(10.0**exponent))}</text>'
+            )
+        parts.append(
+            f'<text x="{left + plot / 2:.1f}" y="{axis_y + 32}" text-anchor="middle" font-size="11" '
+            f'fill="currentColor">median time per loop (log scale; whiskers: IQR)</text>'
+        )
+        height = axis_y + 38
         return (
-            f'<svg class="wb-chart" role="img" aria-label="median time per candidate" '
+            f'<svg class="wb-chart" role="img" aria-label="median time per candidate, log scale" '
             f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'
         )
 
