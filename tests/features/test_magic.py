@@ -55,3 +55,28 @@ def test_bad_data_raises_the_feature_error(shell: InteractiveShell) -> None:
     shell.user_ns["short"] = shell.user_ns["y"][:-1]
     with pytest.raises(FeatureError, match="rows but y has"):
         shell.run_line_magic("features", "X short --methods mutual_info")
+
+
+def test_the_notebook_shows_the_rfe_path_as_a_chart_and_legends_that_fit(shell: InteractiveShell) -> None:
+    import re
+
+    from IPython.utils.capture import capture_output
+
+    shell.user_ns["X"] = shell.user_ns["X"].rename(columns={"e": "a feature name far too long for the labels"})
+    with capture_output() as shown:
+        shell.run_line_magic("features", "X y --methods tree,permutation,mutual_info --cv 2 --top 6")
+        shell.run_cell("import workbench as wb\nfrom IPython.display import display\n"
+                       "display(wb.features.select(X, y, 'rfe', k=2, cv=2))")
+    ranking, rfe = (output.data["text/html"] for output in shown.outputs)
+    chart = ranking[ranking.index("<svg") :]
+    width = float(re.search(r'<svg[^>]* width="(\d+)"', chart).group(1))
+    legend = re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="10" height="10"[^>]*/><text[^>]*>([^<]+)</text>', chart)
+    assert [name for _, name in legend] == ["tree", "permutation", "mutual_info"]
+    for x, name in legend:  # each entry ends inside the chart, at about 7 px per character of 11 px text
+        assert float(x) + 14 + 7 * len(name) <= width
+    assert "<title>a feature name far too long for the labels</title>" in chart  # cut, with the full name
+    # the RFE path: a line chart with both axes, the kept count marked; the table has 3 rows, not one per count
+    assert rfe.count("<tr>") <= 1 + 3
+    path = rfe[rfe.index("<svg") :]
+    assert "<polyline" in path and ">number of features</text>" in path and ">kept 2</text>" in path
+    assert path.count("<circle") == 6 + 1  # one point per number of features, and the ring on the best

@@ -3,7 +3,8 @@ figures that justify ``k``.
 
 - ``rfe``: recursive feature elimination with a scaled logistic regression. The report is
   the elimination path: the cross-validated accuracy (``RFECV``) for every number of
-  features; the transformer is ``RFE`` keeping ``k``, or the ``RFECV`` itself (best number)
+  features, drawn as a line with its spread (the table names the kept, best and all-features
+  points); the transformer is ``RFE`` keeping ``k``, or the ``RFECV`` itself (best number)
   when ``k`` is None.
 - ``pca``: ``PCA`` on standardised features (``k`` None: as many components as reach 95% of
   the variance); the report is each component's explained variance ratio.
@@ -26,7 +27,7 @@ from typing import Any
 
 from workbench.errors import FeatureError
 from workbench.features.data import Data, check_count, check_data, check_k, check_methods, check_seed
-from workbench.features.report import bars_figure, bars_svg, new_figure, number
+from workbench.features.report import bars_figure, bars_svg, new_figure, number, path_svg
 from workbench.formatting import html_table, text_table
 
 SELECTORS: tuple[str, ...] = ("rfe", "pca", "kpca", "tree")
@@ -84,10 +85,14 @@ class Selection:
                     row.append(loading)
             return headers, rows
         if self.rfe_path is not None and self.rfe_std is not None:
+            # the whole path is the chart (and rfe_path); the table names the points that matter
+            best = max(self.rfe_path, key=lambda n: (self.rfe_path[n], -n))  # type: ignore[index]
+            marks: dict[int, list[str]] = {}
+            for n, mark in ((self.k, "kept"), (best, "best"), (max(self.rfe_path), "all features")):
+                marks.setdefault(n, []).append(mark)
             headers = ["features", "CV accuracy", "std", ""]
             rows = [
-                [str(n), number(s), number(self.rfe_std[n]), "kept" if n == self.k else ""]
-                for n, s in self.rfe_path.items()
+                [str(n), number(self.rfe_path[n]), number(self.rfe_std[n]), ", ".join(marks[n])] for n in sorted(marks)
             ]
             return headers, rows
         assert self.importances is not None
@@ -116,17 +121,19 @@ class Selection:
     def _series(self) -> tuple[list[str], dict[str, list[float]], str]:
         if self.explained_variance_ratio is not None:
             return list(self.selected), {"share": list(self.explained_variance_ratio)}, "share of variance"
-        if self.rfe_path is not None:
-            return [str(n) for n in self.rfe_path], {"CV accuracy": list(self.rfe_path.values())}, "CV accuracy"
         assert self.importances is not None
         return list(self.features), {"importance": list(self.importances)}, "importance"
 
     def _repr_html_(self) -> str:
         headers, rows = self._table()
-        labels, series, title = self._series()
         table = html_table(headers, [[html.escape(c) for c in row] for row in rows], caption=self._summary())
         kept = f"<p>{html.escape(self._kept_line())}</p>"
-        return table + bars_svg(labels, series, title) + kept
+        if self.rfe_path is not None and self.rfe_std is not None:
+            title = "cross-validated accuracy by number of features"
+            chart = path_svg(self.rfe_path, self.rfe_std, self.k, title, "CV accuracy (± std)")
+        else:
+            chart = bars_svg(*self._series())
+        return table + chart + kept
 
     def plot(self) -> Any:
         """A matplotlib Figure: the RFE path as a line with its spread, else bars."""
