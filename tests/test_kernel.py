@@ -61,3 +61,26 @@ def test_a_reply_to_an_earlier_request_is_not_taken_for_the_cells(kernel: Any) -
     kernel.kernel_info()  # what a slow kernel start leaves behind: a reply nobody waited for
     reply, _ = execute(kernel, "%load_ext workbench\n%wtime --baseline missing pass")
     assert (reply["status"], reply["ename"]) == ("error", "UsageError")
+
+
+def test_a_saved_notebook_keeps_the_final_progress_not_zero_percent() -> None:
+    """The widget bar's text form (shown where widgets are not drawn) is the final count once the search ends."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = (
+        "from workbench.parallel.progress import Progress\n"
+        "bar = Progress()\n"
+        "fits = [{'candidate': c, 'n_candidates': 3, 'n_splits': 2, 'test_scores': 0.5 + c / 10}\n"
+        "        for c in range(3) for _ in range(2)]\n"
+        "bar.begin(fits)\n"
+        "bar.update(fits)\n"
+        "bar.close()"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(notebook, timeout=TIMEOUT, kernel_name="python3").execute()
+    (output,) = notebook.cells[0].outputs
+    assert "application/vnd.jupyter.widget-view+json" in output["data"]  # a live widget in the notebook
+    text = output["data"]["text/plain"]
+    assert "6/6" in text and "100%" in text and "best=0.7" in text
+    assert " 0%" not in text
