@@ -168,7 +168,9 @@ def test_wcompare_shows_speed_ups_on_a_log_axis(shell: InteractiveShell) -> None
     from IPython.utils.capture import capture_output
 
     with capture_output() as shown:
-        shell.run_line_magic("wcompare", "-n 3 -r 3 --timer fake slow=clock.advance(0.001) fast=clock.advance(0.001/662)")
+        shell.run_line_magic(
+            "wcompare", "-n 3 -r 3 --timer fake slow=clock.advance(0.001) fast=clock.advance(0.001/662)"
+        )
     (html,) = [output.data["text/html"] for output in shown.outputs]
     assert "0.00151x (662x faster)" in html  # the table's ratio, in words too
     chart = html[html.index("<svg") :]

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from workbench.jobs import run
+from workbench.registry import default_registry
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -30,6 +31,10 @@ def test_notebook_runs_as_a_job(notebook: Path) -> None:
     assert result.status == "succeeded"
     assert Path(result.output or "").is_file()
     if notebook.stem == "train":
-        assert set(result.metrics) == {"precision", "recall"}
+        assert set(result.metrics) == {"precision_macro", "recall_macro"}
         assert result.models == [{"name": "job-test", "version": 1}]
+        # what the job recorded (wb.record) is what the registry computed (wb.register): one definition
+        registered = default_registry().get("job-test", version=1).metrics
+        for key in ("precision_macro", "recall_macro"):
+            assert result.metrics[key] == round(registered[key], 4)
         assert {"load", "fit"} <= set(result.timers)

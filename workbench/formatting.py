@@ -66,6 +66,18 @@ def text_table(
     return "\n".join(lines)
 
 
+def nice_ticks(low: float, high: float, most: int = 6) -> list[float]:
+    """Round tick values (steps of 1, 2 or 5 times a power of ten) covering ``[low, high]``, at most ``most``."""
+    span = high - low if high > low else 1.0
+    power = 10.0 ** math.floor(math.log10(span))
+    for step in (k * power for k in (0.1, 0.2, 0.5, 1, 2, 5, 10)):
+        first = math.ceil(low / step - 1e-9) * step
+        ticks = [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
+        if len(ticks) <= most:
+            return ticks
+    return [low, high]
+
+
 def warning_html(message: str) -> str:
     return f'<p class="wb-warning">⚠ {html.escape(message)}</p>'
 
@@ -78,6 +90,7 @@ __all__ = [
     "format_bytes",
     "format_time",
     "html_table",
+    "nice_ticks",
     "text_table",
     "volatile",
     "warning_html",

@@ -74,7 +74,7 @@ class Recorded:
 
 
 def record(key: str, value: Any) -> None:
-    """Record a metric of this run (``wb.record("precision", 0.93)``) and show it in the
+    """Record a metric of this run (``wb.record("precision_macro", 0.93)``) and show it in the
     notebook's output.
 
     Values must be JSON data (numbers, strings, booleans, None, lists, maps); NumPy

@@ -151,7 +151,7 @@ def test_slices_judge_rows_of_the_holdout(tmp_path: Path, data_iris: Any) -> Non
     long_rows = X["petal length (cm)"] >= 4.0
     expected = score(registry.load_version(version), X[long_rows], y[long_rows])["recall"]
     assert report.result("recall@long").observed == pytest.approx(expected)
-    assert report.result("recall@long").description == "recall on slice long >= 0.5"
+    assert report.result("recall@long").description == "recall (macro) on slice long >= 0.5"
     empty = report.result("recall@none")
     assert not empty.passed and empty.note == "slice none has no rows in the holdout"
     with pytest.raises(AcceptanceError, match=r"slices\.long needs either equals or min/max"):

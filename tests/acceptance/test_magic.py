@@ -31,9 +31,9 @@ def test_acceptance_shows_the_table_and_keeps_the_report(
     assert isinstance(report, GateReport) and report.passed
     out = capsys.readouterr().out
     assert "acceptance gates of cancer v1 (dev): passed" in out
-    assert "precision >= 0.85" in out and "true 1  4       103" in out
+    assert "precision (macro) >= 0.85" in out and "true 1  4       103" in out
     html = report._repr_html_()
-    assert "<table" in html and "recall no worse than production" in html
+    assert "<table" in html and "recall (macro) no worse than production" in html
     assert registry.gate_results("cancer", 1)[0]["trigger"] == "magic"
 
 

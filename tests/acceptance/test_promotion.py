@@ -29,7 +29,7 @@ def test_cli_refuses_a_model_below_its_gates_and_accepts_one_above(
     code, out, err = promote(capsys, "cancer", "1", "--to", "production")
     assert (code, out) == (1, "")
     assert err.startswith("workbench: error: cancer v1 fails 1 of 4 acceptance criteria:\n")
-    assert "  - precision >= 0.85: observed 0.8468, 95% interval [0.7" in err and "--force" in err
+    assert "  - recall (macro) >= 0.85: observed 0.8422, 95% interval [0.7" in err and "--force" in err
     assert registry.get("cancer", version=1).stage == "dev"
     assert promote(capsys, "cancer", "2", "--to", "production") == (
         0,
@@ -56,7 +56,7 @@ def test_force_promotes_anyway_and_the_history_says_so(
     )
     event = registry.history("cancer")[-1]
     assert (event.to_stage, event.gate, event.forced) == ("production", "failed", True) and event.by
-    assert registry.gate_results("cancer", 1)[0]["results"][0]["passed"] is False
+    assert [r["passed"] for r in registry.gate_results("cancer", 1)[0]["results"]] == [True, False, True, True]
 
 
 def test_the_python_api_takes_the_same_gate(example: Path, registry: Registry, strong: Any, borderline: Any) -> None:
@@ -66,8 +66,10 @@ def test_the_python_api_takes_the_same_gate(example: Path, registry: Registry, s
         wb.promote("cancer", 2, "production")
     assert (info.value.model, info.value.version) == ("cancer", 2)
     assert info.value.failures == [
-        "precision no worse than production (tolerance 0.02): observed -0.0425, 95% interval "
-        "[-0.0817, -0.0082], lower bound vs threshold -0.02 (difference to production v1 (0.9717))"
+        "precision (macro) no worse than production (tolerance 0.02): observed -0.0077, 95% interval "
+        "[-0.0447, 0.0303], lower bound vs threshold -0.02 (difference to production v1 (0.9551))",
+        "recall (macro) no worse than production (tolerance 0.02): observed -0.0297, 95% interval "
+        "[-0.0703, 0.0023], lower bound vs threshold -0.02 (difference to production v1 (0.9579))",
     ]
     assert registry.get("cancer", stage="production").version == 1
     assert wb.promote("cancer", 2, "staging").stage == "staging"  # only production is gated

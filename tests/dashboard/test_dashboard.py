@@ -65,6 +65,10 @@ def test_the_page_shows_every_version_with_its_registered_numbers(
     assert stages == ["production", "dev"]
     assert page.locator("section[data-model='iris'] figure svg path[data-kind='offline']").count() == 4
     assert page.locator("#scatter circle[data-kind='offline']").count() == 3
+    # precision and recall say which they are, as %dashboard, the gates and /metrics do
+    headers = page.locator("section[data-model='iris'] th").all_text_contents()
+    assert {"Precision (macro)", "Recall (macro)", "Live precision (macro)", "Live recall (macro)"} <= set(headers)
+    assert page.locator("#scatter text.label").all_text_contents() == ["recall (macro)", "precision (macro)"]
     runs = page.locator("#runs-first tr[data-run]")
     assert runs.locator("[data-field='run']").all_text_contents() == ["run-2", "run-1", "run-0"]
     assert runs.first.locator("[data-field='duration']").text_content() == "1 min 2 s"

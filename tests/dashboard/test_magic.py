@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,9 +40,9 @@ def test_dashboard_magic_returns_and_shows_the_summary(
         storage.close()
     rows = {(r[0], r[1]): dict(zip(COLUMNS, r, strict=True)) for r in result.rows}
     assert set(rows) == {("iris", "2"), ("iris", "1"), ("churn-model", "1")}
-    assert rows["iris", "2"]["precision"] == f"{production.metrics['precision_macro']:.3f}"
+    assert rows["iris", "2"]["precision (macro)"] == f"{production.metrics['precision_macro']:.3f}"
     assert rows["iris", "2"]["last gate"] == "passed"
-    assert rows["iris", "2"]["live precision"] == "no live data"
+    assert rows["iris", "2"]["live precision (macro)"] == "no live data"
     shown = capsys.readouterr().out
     assert "iris" in shown and "churn-model" in shown
 
@@ -65,3 +67,39 @@ def test_bad_arguments_are_usage_errors(shell: InteractiveShell) -> None:
         shell.run_line_magic("dashboard", "--url javascript:alert(1)")
     with pytest.raises(UsageError, match="height"):
         shell.run_line_magic("dashboard", "--url http://127.0.0.1:8050/ --height 5")
+
+
+def test_dashboard_in_a_notebook_charts_offline_and_live_precision_and_recall(
+    shell: InteractiveShell, isolated_environment: Path
+) -> None:
+    from IPython.utils.capture import capture_output
+    from sklearn.metrics import precision_score, recall_score
+
+    from tests.dashboard.conftest import iris_data
+    from workbench.serving.predlog import PredictionRecord, open_prediction_log
+
+    _, y = iris_data()
+    truth = [int(label) for label in y[::3]]
+    predicted = [label if i % 4 else (label + 1) % 3 for i, label in enumerate(truth)]
+    log = open_prediction_log(settings_for(isolated_environment))
+    try:
+        log.append([PredictionRecord(f"r{i}", "iris", 2, "production", "0" * 64, p, time.time(), 1.0)
+                    for i, p in enumerate(predicted)])
+        log.label("iris", [(f"r{i}", label) for i, label in enumerate(truth)])
+    finally:
+        log.close()
+    with capture_output() as shown:
+        shell.run_line_magic("dashboard", "")
+    (page,) = [output.data["text/html"] for output in shown.outputs]
+    assert "<th>precision (macro)</th>" in page and "<th>live recall (macro)</th>" in page
+    charts = re.findall(r'<svg class="wb-chart".*?</svg>', page, re.S)
+    assert [re.search(r'aria-label="([^"]+)"', c).group(1) for c in charts] == [
+        "churn-model: precision (macro) against recall (macro) of every version",
+        "iris: precision (macro) against recall (macro) of every version",
+    ]
+    iris = charts[1]
+    assert ">recall (macro)</text>" in iris and ">precision (macro)</text>" in iris  # labelled axes
+    assert iris.count('data-kind="offline"') == 2 and iris.count('data-kind="live"') == 1
+    precision = precision_score(truth, predicted, average="macro", zero_division=0)
+    recall = recall_score(truth, predicted, average="macro", zero_division=0)
+    assert f"v2 (production) live (production arm): precision {precision:.3f}, recall {recall:.3f}" in iris

@@ -128,7 +128,9 @@ def test_feedback_needs_the_token_and_gives_live_metrics(iris: httpx.Client) -> 
     assert refused.status_code == 422 and "classes are 0, 1, 2" in refused.json()["message"]
     result = iris.post("/v1/models/iris/feedback", json=body, headers=AUTH).json()
     assert result == {"accepted": len(y), "unknown": 0, "duplicate": 0}
-    (live,) = iris.get("/v1/models/iris").json()["live"]
+    detail = iris.get("/v1/models/iris").json()
+    (live,) = detail["live"]
+    assert detail["live_average"] == "macro"  # labelled: the same macro average as the registry's *_macro
     assert (live["version"], live["arm"], live["n"]) == (1, "production", len(y))
     assert live["precision"] == pytest.approx(
         precision_score(labels, answered["predictions"], average="macro", zero_division=0), abs=1e-12

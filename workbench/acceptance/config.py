@@ -31,6 +31,7 @@ from typing import Any
 
 from workbench.errors import AcceptanceError
 from workbench.names import validate_name
+from workbench.scoring import labelled
 from workbench.storage.model_records import STAGES
 
 OVERALL_METRICS: tuple[str, ...] = (
@@ -43,8 +44,8 @@ OVERALL_METRICS: tuple[str, ...] = (
     "recall_macro",
     "f1_macro",
 )
-"""Metrics a gate can hold a threshold for; precision, recall and F1 mean the positive
-(second) class of a binary model and the macro average otherwise."""
+"""Metrics a gate can hold a threshold for; precision, recall and F1 are macro averages
+(:mod:`workbench.scoring`) and the same as their ``_macro`` names."""
 
 CLASS_METRICS: tuple[str, ...] = ("precision", "recall", "f1")
 
@@ -87,7 +88,12 @@ class Criterion:
         return where if self.baseline is None else f"{where}-vs-{self.baseline}"
 
     def describe(self) -> str:
-        where = self.key if self.slice is None else f"{self.key} on slice {self.slice}"
+        """``precision (macro) >= 0.9``, ``recall of class 1 on slice big >= 0.8``, ..."""
+        if self.label is not None:
+            name = f"{self.metric} of class {self.label}"
+        else:
+            name = labelled(self.metric) if self.metric in CLASS_METRICS else self.metric
+        where = name if self.slice is None else f"{name} on slice {self.slice}"
         if self.baseline is not None:
             return f"{where} no worse than {self.baseline} (tolerance {self.threshold:g})"
         return f"{where} >= {self.threshold:g}"

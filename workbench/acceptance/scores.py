@@ -9,6 +9,8 @@ fails or passes deterministically. Two models scored with the same seed on the s
 holdout share their resamples, which makes their differences a paired comparison.
 Undefined ratios (a class never predicted) count as 0, as in scikit-learn with
 ``zero_division=0``; macro averages take the classes that occur in the rows scored.
+``precision``, ``recall`` and ``f1`` are those macro averages, for two classes as for more
+(:mod:`workbench.scoring`: the one definition the registry, serving and dashboard use too).
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ _CHUNK = 100
 class Scores:
     """Point values (``scores["recall"]``), bootstrap replicates and the confusion matrix.
 
-    Keys: ``precision``, ``recall``, ``f1`` (the positive class of a binary model, else
-    macro), ``precision_macro``, ``recall_macro``, ``f1_macro``, ``accuracy``, ``roc_auc``
-    (when the model has ``predict_proba``), and ``precision[LABEL]`` etc. per class.
+    Keys: ``precision``, ``recall``, ``f1`` (macro averages, also under ``precision_macro``,
+    ``recall_macro``, ``f1_macro``), ``accuracy``, ``roc_auc`` (when the model has
+    ``predict_proba``), and ``precision[LABEL]`` etc. per class.
     """
 
     labels: list[str]
@@ -86,7 +88,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)
 
 
-def _from_confusion(matrices: np.ndarray, labels: list[str], positive: int | None) -> dict[str, np.ndarray]:
+def _from_confusion(matrices: np.ndarray, labels: list[str]) -> dict[str, np.ndarray]:
     """Scores of a stack of confusion matrices (``[..., true, predicted]``), one value per matrix."""
     import numpy as np
 
@@ -99,8 +101,7 @@ def _from_confusion(matrices: np.ndarray, labels: list[str], positive: int | Non
     # (in truth or prediction), so a slice or resample without a class is not dragged to 0
     present = (matrices.sum(axis=-1) + matrices.sum(axis=-2)) > 0
     for name, per_class in (("precision", precision), ("recall", recall), ("f1", f1)):
-        found[f"{name}_macro"] = (per_class * present).sum(axis=-1) / present.sum(axis=-1)
-        found[name] = per_class[..., positive] if positive is not None else found[f"{name}_macro"]
+        found[name] = found[f"{name}_macro"] = (per_class * present).sum(axis=-1) / present.sum(axis=-1)
         for index, label in enumerate(labels):
             found[f"{name}[{label}]"] = per_class[..., index]
     return found
@@ -149,10 +150,9 @@ def score(model: Any, X: Any, y: Any, *, bootstrap: int = 1000, seed: int = 0) -
     t = np.array([index[v] for v in truth.tolist()])
     p = np.array([index[v] for v in predicted.tolist()])
     k = len(everything)
-    positive = 1 if len(classes) == 2 else None
     codes = t * k + p
     matrix = np.bincount(codes, minlength=k * k).reshape(k, k)
-    values = {key: float(v) for key, v in _from_confusion(matrix, labels, positive).items()}
+    values = {key: float(v) for key, v in _from_confusion(matrix, labels).items()}
     proba = None
     known = len(classes)
     if hasattr(model, "predict_proba") and len(np.unique(t)) > 1 and not extra:
@@ -165,7 +165,7 @@ def score(model: Any, X: Any, y: Any, *, bootstrap: int = 1000, seed: int = 0) -
         rows = rng.integers(0, n, size=(min(_CHUNK, bootstrap - start), n))
         offsets = np.arange(rows.shape[0])[:, None] * (k * k)
         stacked = np.bincount((codes[rows] + offsets).ravel(), minlength=rows.shape[0] * k * k)
-        for key, replicate in _from_confusion(stacked.reshape(-1, k, k), labels, positive).items():
+        for key, replicate in _from_confusion(stacked.reshape(-1, k, k), labels).items():
             parts[key].append(replicate)
         if proba is not None:
             parts["roc_auc"].append(_roc_auc(t[rows], proba[rows], known))

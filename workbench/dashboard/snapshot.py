@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
+from workbench.scoring import AVERAGE
 from workbench.storage import Storage, open_storage
 from workbench.storage.model_records import ModelVersion
 from workbench.storage.model_store import ModelStore
@@ -30,6 +31,7 @@ RUNS_PAGE = 50
 MAX_RUNS_PAGE = 500
 STAGE_ORDER = ("production", "challenger", "staging", "dev", "archived")
 OFFLINE_METRICS = {"precision": "precision_macro", "recall": "recall_macro", "f1": "f1_macro"}
+"""The registry's figures behind the page's offline precision, recall and F1 (macro, as live ones)."""
 
 
 class Sources:
@@ -195,6 +197,7 @@ def build_snapshot(sources: Sources, now: datetime | None = None) -> dict[str, A
         models.append({"name": name, "versions": [_version_entry(store, v, live) for v in ordered]})
     return {
         "models": models,
+        "average": AVERAGE,  # how precision, recall and F1 combine the classes: the page says so
         "drift_threshold": DRIFT_THRESHOLD,
         "runs": runs_page(sources.runs),
         "schedules": [_schedule_entry(s, now) for s in sources.runs.list_schedules()],

@@ -1,4 +1,5 @@
-"""The dashboard's model table for a notebook or a terminal (``%dashboard``)."""
+"""The dashboard's model table for a notebook or a terminal (``%dashboard``), with its precision/recall charts
+in the notebook."""
 
 from __future__ import annotations
 
@@ -8,24 +9,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.config import Settings, load_settings
+from workbench.dashboard.charts import precision_recall_svg
 from workbench.dashboard.snapshot import Sources, build_snapshot
 from workbench.formatting import html_table, text_table
+from workbench.scoring import labelled
 
 COLUMNS = (
     "model",
     "version",
     "stage",
-    "precision",
-    "recall",
-    "f1",
+    labelled("precision"),
+    labelled("recall"),
+    labelled("f1"),
     "last gate",
-    "live precision",
-    "live recall",
+    f"live {labelled('precision')}",
+    f"live {labelled('recall')}",
     "labelled",
     "requests/s",
     "p99 ms",
     "max drift (PSI)",
 )
+"""The table's columns; precision, recall and F1 are macro averages (:mod:`workbench.scoring`), offline and live."""
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -90,8 +94,12 @@ class DashboardSummary:
         return text_table(COLUMNS, self.rows) if self.rows else "no model registered yet"
 
     def _repr_html_(self) -> str:
+        """The table, then one chart per model: precision against recall, offline and live, of every version."""
         escaped = [[html.escape(cell) for cell in row] for row in self.rows]
-        return html_table(COLUMNS, escaped) if escaped else "<p>no model registered yet</p>"
+        if not escaped:
+            return "<p>no model registered yet</p>"
+        charts = "".join(precision_recall_svg(model) for model in self.data["models"])
+        return html_table(COLUMNS, escaped) + (f"<div class='wb-charts'>{charts}</div>" if charts else "")
 
 
 def summary(settings: Settings | None = None) -> DashboardSummary:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workbench.errors import MissingDependencyError
+from workbench.formatting import nice_ticks
 
 COLORS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2")
 
@@ -82,20 +83,6 @@ def bars_svg(labels: Sequence[str], series: Mapping[str, Sequence[float]], title
         f'<svg class="wb-chart" role="img" aria-label="{html.escape(title)}" width="{width}" height="{height:.0f}" '
         f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'
     )
-
-
-def nice_ticks(low: float, high: float, most: int = 6) -> list[float]:
-    """Round tick values (steps of 1, 2 or 5 times a power of ten) covering ``[low, high]``, at most ``most``."""
-    import math
-
-    span = high - low if high > low else 1.0
-    power = 10.0 ** math.floor(math.log10(span))
-    for step in (k * power for k in (0.1, 0.2, 0.5, 1, 2, 5, 10)):
-        first = math.ceil(low / step - 1e-9) * step
-        ticks = [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
-        if len(ticks) <= most:
-            return ticks
-    return [low, high]
 
 
 def path_svg(
@@ -205,4 +192,4 @@ def bars_figure(labels: Sequence[str], series: Mapping[str, Sequence[float]], ti
     return fig
 
 
-__all__ = ["COLORS", "bars_figure", "bars_svg", "new_figure", "nice_ticks", "number", "path_svg"]
+__all__ = ["COLORS", "bars_figure", "bars_svg", "new_figure", "number", "path_svg"]

@@ -1,5 +1,5 @@
-"""``%dashboard [--url URL]``: the dashboard's model table in the notebook (thin over
-:func:`workbench.dashboard.summary.summary`)."""
+"""``%dashboard [--url URL]``: the dashboard's model table and precision/recall charts in the notebook
+(thin over :func:`workbench.dashboard.summary.summary`)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ class DashboardMagics(WorkbenchMagics):
         One row per version: stage, offline precision, recall and F1 from registration,
         the last acceptance gate result, live precision and recall with the number of
         labelled predictions, request rate, p99 latency and the largest feature drift
-        (PSI). ``--url http://127.0.0.1:8050/`` also shows the running dashboard in a
+        (PSI); precision, recall and F1 are macro averages, as everywhere in workbench.
+        In a notebook one chart per model follows: precision against recall of every
+        version, offline and live. ``--url http://127.0.0.1:8050/`` also shows the running dashboard in a
         frame: open it once with ``?token=`` in this browser (or in the URL given here)
         so the frame is signed in. A store that cannot be read raises its error.
         """

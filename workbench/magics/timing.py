@@ -117,8 +117,9 @@ class TimingMagics(WorkbenchMagics):
 
         ``%wcompare lr=lr.predict(X) rf=rf.predict(X)`` reports each candidate's median,
         its ratio to the first candidate with a 95% bootstrap confidence interval, and, in
-        the notebook, a bar chart on a log time axis that says "662x faster" or "2x slower". In a cell, the line after the options is setup code and
-        each line of the body is ``name=EXPR``.
+        the notebook, a bar chart on a log time axis that says "662x faster" or "2x slower".
+        In a cell, the line after the options is setup code and each line of the body is
+        ``name=EXPR``.
         """
         args, rest = split_options(self.wcompare.parser, line)
         setup, text = ("pass", rest) if cell is None else (rest or "pass", cell)

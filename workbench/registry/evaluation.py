@@ -38,9 +38,11 @@ def describe(model: object, X: Any = None) -> dict[str, Any]:
 def evaluate(model: Any, X: Any, y: Any) -> tuple[dict[str, float], dict[str, Any]]:
     """Scores of ``model`` on ``(X, y)``: headline metrics and the full report.
 
-    Headline: accuracy, macro precision, recall and F1, and ROC AUC when the model has
-    ``predict_proba`` and ``y`` has at least two classes (one-vs-rest macro for more
-    than two). The report adds precision, recall, F1 and support per class.
+    Headline: accuracy, macro precision, recall and F1 (``precision_macro``, ...: the
+    definition every part of workbench uses, :mod:`workbench.scoring`, so these equal the
+    acceptance gates' ``precision`` on the same rows), and ROC AUC when the model has
+    ``predict_proba`` and ``y`` has at least two classes (one-vs-rest macro for more than
+    two). The report adds precision, recall, F1 and support per class of the model.
     Undefined ratios (a class never predicted) count as 0 rather than warn.
     """
     import numpy as np
@@ -51,9 +53,9 @@ def evaluate(model: Any, X: Any, y: Any) -> tuple[dict[str, float], dict[str, An
     labels = getattr(model, "classes_", None)
     if labels is None:
         labels = np.unique(np.concatenate([y_true, np.asarray(y_pred)]))
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, average="macro", zero_division=0
-    )
+    # macro over the classes present in truth or prediction (no labels=): a class of the model
+    # missing from these rows is not averaged in as a 0
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
     metrics: dict[str, float] = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision_macro": float(precision),

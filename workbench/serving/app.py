@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from workbench.errors import BadInputError, PayloadTooLargeError, ServingError, UnauthorizedError, WorkbenchError
+from workbench.scoring import AVERAGE
 from workbench.serving import schemas
 from workbench.serving.factory import ModelFactory, ServedModel
 from workbench.serving.inputs import parse_json
@@ -145,9 +146,10 @@ def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionSe
     async def show_model(name: str) -> dict[str, Any]:
         """The served versions, every registered version with its stage and offline metrics, live figures.
 
-        ``live`` (per version and arm), ``traffic`` (last minute) and ``drift`` (PSI per
-        feature, per served version) are ``null`` with ``live_error`` set while the
-        prediction log cannot be read.
+        ``live`` (per version and arm; ``live_average`` says its precision, recall and F1 are
+        macro averages, as the registry's ``*_macro`` metrics and the gates), ``traffic`` (last
+        minute) and ``drift`` (PSI per feature, per served version) are ``null`` with
+        ``live_error`` set while the prediction log cannot be read.
         """
         route = service.route(name)
         versions = await run_in_threadpool(factory.registry.store.list_versions, name)
@@ -160,6 +162,7 @@ def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionSe
                 {"version": v.version, "stage": v.stage, "created_at": v.created_at, "metrics": v.metrics}
                 for v in versions
             ],
+            "live_average": AVERAGE,
             **await run_in_threadpool(_live_detail, service, route),
         }
 

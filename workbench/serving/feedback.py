@@ -3,7 +3,9 @@
 The prediction store keeps predictions and the labels joined to them, compared as text
 (:func:`workbench.storage.prediction_store.label_text`); this module only turns
 ``(true label, predicted label)`` pairs into the figures a live report shows, the way
-scikit-learn would.
+scikit-learn would. Live precision, recall and F1 are the macro averages of
+:mod:`workbench.scoring`, the definition the gates and the registry use, so a live figure
+and an offline one of the same rows are equal.
 """
 
 from __future__ import annotations

@@ -129,11 +129,17 @@ function gateCell(row, gate) {
   td.title = gate.error || (gate.failed.length ? `failed: ${gate.failed.join("; ")}` : `${gate.trigger}`);
 }
 
+// precision, recall and F1 are one definition everywhere (the snapshot's "average": macro); headers say which
+function averaged(name, data) {
+  return `${name} (${data.average})`;
+}
+
 function modelTable(model, data) {
   const table = el("table");
   const head = el("tr");
-  for (const title of ["Version", "Stage", "Created (UTC)", "Tags", "Precision", "Recall", "F1", "Last gate",
-    "Live precision", "Live recall", "Labelled", "Requests", "p99 latency", "Drift (PSI)"]) {
+  for (const title of ["Version", "Stage", "Created (UTC)", "Tags", averaged("Precision", data),
+    averaged("Recall", data), averaged("F1", data), "Last gate", averaged("Live precision", data),
+    averaged("Live recall", data), "Labelled", "Requests", "p99 latency", "Drift (PSI)"]) {
     const th = el("th", title);
     th.scope = "col";
     head.append(th);
@@ -192,7 +198,7 @@ function timeFormat(spanMs) {
   return spanMs > 600000 ? "%H:%M" : "%H:%M:%S";
 }
 
-function timeChart(model) {
+function timeChart(model, data) {
   const figure = el("figure");
   const points = [];
   const versions = model.versions.slice().sort((a, b) => a.version - b.version);
@@ -218,7 +224,7 @@ function timeChart(model) {
   }
   const width = 640;
   const height = 220;
-  const m = { top: 10, right: 12, bottom: 26, left: 40 };
+  const m = { top: 10, right: 12, bottom: 26, left: 54 };
   const times = points.map((p) => p.at.getTime());
   let [lo, hi] = [Math.min(...times), Math.max(...times)];
   if (hi - lo < 60000) {
@@ -228,7 +234,7 @@ function timeChart(model) {
   const x = scaleUtc().domain([new Date(lo), new Date(hi)]).range([m.left, width - m.right]);
   const floor = Math.max(0, Math.floor((Math.min(...points.map((p) => p.value)) - 0.05) * 10) / 10);
   const y = scaleLinear().domain([floor, 1]).range([height - m.bottom, m.top]);
-  const svg = svgChart(figure, `Precision and recall of ${model.name} over time`,
+  const svg = svgChart(figure, `Precision and recall (${data.average}) of ${model.name} over time`,
     "Hollow marks: offline scores at registration; filled marks joined by lines: live windows. " +
     "Circles: precision; squares: recall. One colour per version.", width, height);
   svg.append("g").attr("class", "axis").attr("transform", `translate(0,${height - m.bottom})`)
@@ -236,6 +242,8 @@ function timeChart(model) {
   svg.append("g").attr("class", "axis").attr("transform", `translate(${m.left},0)`).call(axisLeft(y).ticks(5));
   svg.append("text").attr("class", "label").attr("x", width - m.right).attr("y", height - 2)
     .attr("text-anchor", "end").text("UTC");
+  svg.append("text").attr("class", "label").attr("transform", `translate(12,${(height - m.bottom + m.top) / 2}) rotate(-90)`)
+    .attr("text-anchor", "middle").text(`${data.average} average`);
   const live = points.filter((p) => p.kind === "live");
   const groups = new Map();
   for (const p of live) {
@@ -272,7 +280,7 @@ function renderModels(data) {
   for (const model of data.models) {
     const section = el("section");
     section.dataset.model = model.name;
-    section.append(el("h3", model.name), modelTable(model, data), timeChart(model));
+    section.append(el("h3", model.name), modelTable(model, data), timeChart(model, data));
     root.append(section);
   }
 }
@@ -311,9 +319,9 @@ function renderScatter(data) {
     .call(axisBottom(x).ticks(5));
   svg.append("g").attr("class", "axis").attr("transform", `translate(${m.left},0)`).call(axisLeft(y).ticks(5));
   svg.append("text").attr("class", "label").attr("x", size / 2).attr("y", size - 4).attr("text-anchor", "middle")
-    .text("recall");
+    .text(averaged("recall", data));
   svg.append("text").attr("class", "label").attr("transform", `translate(12,${size / 2}) rotate(-90)`)
-    .attr("text-anchor", "middle").text("precision");
+    .attr("text-anchor", "middle").text(averaged("precision", data));
   svg.append("g").selectAll("circle").data(points).join("circle")
     .attr("cx", (p) => x(p.recall)).attr("cy", (p) => y(p.precision)).attr("r", 4.5)
     .attr("fill", (p) => (p.kind === "live" ? p.color : "none")).attr("stroke", (p) => p.color)
