@@ -308,7 +308,7 @@ function renderScatter(data) {
   }
   const figure = el("figure");
   const size = 360;
-  const m = { top: 10, right: 12, bottom: 36, left: 46 };
+  const m = { top: 10, right: 12, bottom: 36, left: 56 };
   const lowest = Math.min(...points.flatMap((p) => [p.precision, p.recall]));
   const floor = Math.max(0, Math.floor((lowest - 0.05) * 10) / 10);
   const x = scaleLinear().domain([floor, 1]).range([m.left, size - m.right]);
