@@ -14,8 +14,9 @@ from sklearn.preprocessing import StandardScaler
 
 from workbench.acceptance.scores import score
 from workbench.registry import Registry
-from workbench.registry.memory import MemoryStore
-from workbench.serving.feedback import Confusion, label_text
+from workbench.serving.feedback import Confusion
+from workbench.storage.memory.models import MemoryModelStore
+from workbench.storage.prediction_store import label_text
 
 
 def _cancer() -> tuple[Any, Any, Any]:
@@ -36,7 +37,7 @@ def _iris_one_class() -> tuple[Any, Any, Any]:
 def test_gate_registry_and_live_figures_agree_on_one_definition(case: Any) -> None:
     model, X, y = case()
     predicted = model.predict(X)
-    registered = Registry(MemoryStore()).register(model, "m", eval_data=(X, y)).metrics
+    registered = Registry(MemoryModelStore()).register(model, "m", eval_data=(X, y)).metrics
     gate = score(model, X, y, bootstrap=100)
     confusion = Confusion()
     for truth, guess in zip(y, predicted, strict=True):
