@@ -87,7 +87,7 @@ def serve_in_thread(app: Any) -> Iterator[httpx.Client]:
     """Run ``app`` with uvicorn in a thread on a free loopback port; yield a client bound to it."""
     import uvicorn
 
-    from workbench.serving.server import bind
+    from workbench.listening import bind
 
     sock = bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))

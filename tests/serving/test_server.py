@@ -123,3 +123,21 @@ def test_serving_a_model_with_no_production_version_is_a_clear_error(capsys: pyt
     register_iris(default_registry(), stage="staging")
     assert cli.main(["serve", "--port", "0", "--models", "iris"]) == 1
     assert "no version in stage 'production'" in capsys.readouterr().err
+
+
+def test_serving_imports_nothing_of_the_dashboard() -> None:
+    """The dashboard is mounted through the ``workbench.mounts`` entry points, not imported by serving."""
+    import ast
+
+    import workbench.serving
+
+    folder = Path(workbench.serving.__file__).parent
+    imported = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert "workbench.serving.app" in imported  # the scan sees function-level imports too
+    assert not {name for name in imported if name.startswith("workbench.dashboard")}

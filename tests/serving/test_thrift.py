@@ -32,10 +32,10 @@ from tests.serving.conftest import TOKEN, Server, fit_iris, iris_data, register_
 from tests.stages import in_production
 from workbench.config import load_settings
 from workbench.errors import ServingError, StorageUnavailableError, WorkbenchError
+from workbench.listening import bind
 from workbench.registry.api import Registry, default_registry
 from workbench.serving.factory import ModelFactory
 from workbench.serving.routing import key_share
-from workbench.serving.server import bind
 from workbench.serving.service import PredictionService, ServeConfig
 from workbench.serving.thrift_client import connect, label_value, predictions
 from workbench.serving.thrift_server import (

@@ -9,7 +9,6 @@ origin) and is never cached.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlencode
@@ -20,6 +19,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workbench.errors import ConfigError
+from workbench.listening import bearer, token_matches
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -59,10 +59,6 @@ def allowed_hosts(server: tuple[str, int] | None) -> set[str]:
         loopback = host == "localhost"
     names: Iterable[str] = _LOOPBACK_NAMES if loopback else (f"[{host}]" if ":" in host else host,)
     return {f"{name}:{port}" for name in names}
-
-
-def _same(given: str, token: str) -> bool:
-    return hmac.compare_digest(given.encode(), token.encode())
 
 
 class TokenGuard:
@@ -106,7 +102,7 @@ class TokenGuard:
             return PlainTextResponse("cross-origin requests are refused", status_code=403)
         given = request.query_params.get("token")
         if given is not None:
-            if not _same(given, self.token):
+            if not token_matches(given, self.token):
                 return _unauthorized()
             # the token moves from the URL into a cookie; the redirect drops it from the address bar
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
@@ -120,11 +116,9 @@ class TokenGuard:
                 samesite="strict",
             )
             return response
-        scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and _same(bearer.strip(), self.token):
+        if token_matches(bearer(request.headers.get("authorization")), self.token):
             return None
-        cookie = request.cookies.get(cookie_name(server[1] if server else 0))
-        if cookie is not None and _same(cookie, self.token):
+        if token_matches(request.cookies.get(cookie_name(server[1] if server else 0)), self.token):
             return None
         return _unauthorized()
 

@@ -1,14 +1,11 @@
 """Run the dashboard alone: bind the socket, print where it listens, serve with uvicorn.
 
-The socket and the token work as for ``workbench serve`` (:func:`~workbench.serving.server.bind`,
-:func:`~workbench.serving.server.resolve_token`): ``--port 0`` picks a free port and the
-printed address is the real one; a generated token is printed once, inside the address
-to open.
+The socket, the banner and the token work as for ``workbench serve`` (:mod:`workbench.listening`):
+``--port 0`` picks a free port and the printed address is the real one; a generated token
+is printed once, inside the address to open.
 """
 
 from __future__ import annotations
-
-import sys
 
 from workbench.config import load_settings
 from workbench.errors import ConfigError, MissingDependencyError
@@ -21,7 +18,7 @@ def run_dashboard(host: str = "127.0.0.1", port: int = 8050, *, token: str | Non
     except ImportError as exc:
         raise MissingDependencyError("the dashboard needs uvicorn", hint="pip install 'workbench[serve]'") from exc
     from workbench.dashboard.app import create_dashboard_app
-    from workbench.serving.server import LOOPBACK, bind, resolve_token
+    from workbench.listening import address, announce, bind, resolve_token
 
     if not 0.05 <= poll <= 60:
         raise ConfigError("--poll must be between 0.05 and 60 seconds")
@@ -29,13 +26,8 @@ def run_dashboard(host: str = "127.0.0.1", port: int = 8050, *, token: str | Non
     app = create_dashboard_app(load_settings(), secret, poll_seconds=poll)
     sock = bind(host, port)
     try:
-        shown = f"[{host}]" if ":" in host else host
-        address = f"http://{shown}:{sock.getsockname()[1]}/"
-        print(f"workbench dashboard: listening on {address}", flush=True)
-        if host not in LOOPBACK:
-            print(f"workbench dashboard: warning: listening on {host}, reachable from other machines", file=sys.stderr)
-        if generated:
-            print(f"workbench dashboard: open {address}?token={secret} (token shown once)", flush=True)
+        url = address(host, sock) + "/"
+        announce("dashboard", url, host, lines=[f"open {url}?token={secret} (token shown once)"] if generated else [])
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
         uvicorn.Server(config).run(sockets=[sock])
     finally:

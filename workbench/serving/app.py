@@ -7,7 +7,6 @@ checks rows, predicts, logs and joins feedback. Every refusal is a JSON body bui
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from workbench.errors import BadInputError, PayloadTooLargeError, ServingError, UnauthorizedError, WorkbenchError
+from workbench.listening import bearer, token_matches
 from workbench.scoring import AVERAGE
 from workbench.serving import schemas
 from workbench.serving.factory import ModelFactory, ServedModel
@@ -63,8 +63,7 @@ async def read_json(request: Request, limit: int) -> Any:
 
 
 def _check_token(request: Request, token: str) -> None:
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if not token_matches(bearer(request.headers.get("authorization")), token):
         raise UnauthorizedError("this route needs the server's token")
 
 
@@ -92,9 +91,10 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionService | None = None) -> FastAPI:
     """The ASGI app serving ``factory``'s models; polling starts and stops with the app's lifespan.
 
-    Pass ``service`` to share it (its prediction log, live metrics and counters) with another front end.
+    Pass ``service`` to share it (its prediction log, live metrics and counters) with another
+    front end, which must stop before the app does: the app's shutdown closes the service,
+    writing the buffered predictions.
     """
-    owned = service is None
     service = service or PredictionService(factory, config)
     counters = service.counters
 
@@ -105,8 +105,8 @@ def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionSe
             yield
         finally:
             factory.stop()
-            # buffered predictions are written before the process ends (a shared service is closed by its owner)
-            await run_in_threadpool(_close if owned else _flush, service)
+            # buffered predictions are written before the process ends
+            await run_in_threadpool(service.close)
 
     app = FastAPI(title="workbench serving", version="1", lifespan=lifespan)
 
@@ -195,23 +195,12 @@ def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionSe
         """True labels for earlier request ids (needs ``Authorization: Bearer TOKEN``)."""
         with service.observed("feedback") as seen:
             _check_token(request, config.token)
-            served = service.model(name)
-            seen.model = served.version.name
-            result = service.feedback(served, await read_json(request, config.max_body))
+            route = service.route(name)
+            seen.model = route.name
+            result = service.feedback(route, await read_json(request, config.max_body))
         return {"accepted": result.accepted, "unknown": result.unknown, "duplicate": result.duplicate}
 
     return app
-
-
-def _close(service: PredictionService) -> None:
-    service.close()
-
-
-def _flush(service: PredictionService) -> None:
-    try:
-        service.writer.flush()
-    except WorkbenchError as exc:
-        log.error("prediction log: buffered predictions not written at shutdown: %s", exc)
 
 
 def _live_figures(service: PredictionService) -> LiveFigures:

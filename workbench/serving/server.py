@@ -1,32 +1,38 @@
-"""Run the HTTP server: load the models, bind the socket, print where it listens, serve with uvicorn.
+"""Run ``workbench serve``: build the app, bind the socket, print the banner, serve with uvicorn.
 
-The socket is bound here (not by uvicorn) so ``--port 0`` picks a free port and the
-printed address is the real one. The token for write routes comes from the caller,
-else ``WORKBENCH_TOKEN``, else is generated and printed once; it never appears in a URL
-or a log line.
+:class:`ServerApp` is the one app factory: one process calls it, and with ``--workers N``
+uvicorn's supervisor sends it (pickled) to each worker, which calls it in a fresh
+interpreter (so no model, thread or ONNX Runtime session is ever shared across a fork).
+The parent binds the socket, prints the banner and runs the supervisor: it starts N
+workers, restarts one that dies or stops answering its health check, and stops them all on
+SIGINT or SIGTERM. Each worker keeps its own request counters (``/metrics`` shows the
+worker that answered) and its own view of the prediction log; see docs/serving.md.
+
+Apps beside the API come from the ``workbench.mounts`` entry-point group: each entry point
+names a callable ``(settings, token) -> ASGI app``, mounted at ``/NAME`` with the server's
+token. The dashboard is one (declared in workbench's own ``pyproject.toml``), so serving
+never imports it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import socket
-import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
-from workbench.config import load_settings
-from workbench.dashboard.app import create_dashboard_app
+from workbench.config import Settings, load_settings
 from workbench.errors import ConfigError
-from workbench.registry.api import default_registry
-from workbench.serving.app import create_app
-from workbench.serving.factory import ModelFactory, freeze_heap
+from workbench.listening import address, announce, bind, resolve_token
+from workbench.plugins import PluginRegistry
 from workbench.serving.service import PredictionService, ServeConfig
-from workbench.serving.thrift_server import ThriftServer
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+MOUNTS: PluginRegistry[Callable[[Settings, str], Any]] = PluginRegistry(
+    "workbench.mounts", "app mounted by workbench serve"
+)
 
 
 class _Server(uvicorn.Server):
@@ -46,29 +52,38 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def resolve_token(given: str | None) -> tuple[str, bool]:
-    """The write token and whether it was generated here (and so must be shown to the user)."""
-    token = given or os.environ.get("WORKBENCH_TOKEN", "")
-    if token:
-        return token, False
-    return secrets.token_urlsafe(32), True
+@dataclass(frozen=True)
+class ServerApp:
+    """Builds the whole app of ``workbench serve``: the models, the API, the mounted apps.
 
+    Picklable, as uvicorn's supervisor sends it to each new worker process.
+    """
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port``; raises :class:`ConfigError` when it cannot be bound."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # accepted connections inherit it: uvicorn writes headers and body apart, and Nagle's
-        # algorithm would hold the body back for a delayed ACK (about 40 ms per response)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}", hint="pick another --port") from exc
-    return sock
+    models: tuple[str, ...] | None
+    config: ServeConfig
+
+    def build(self) -> tuple[Any, PredictionService]:
+        """The app and the service behind it (which another front end, Thrift, may share)."""
+        from workbench.registry.api import default_registry
+        from workbench.serving.app import create_app
+        from workbench.serving.factory import ModelFactory
+
+        factory = ModelFactory(default_registry(), self.models)
+        factory.load()
+        service = PredictionService(factory, self.config)
+        app = create_app(factory, self.config, service)
+        settings = load_settings()
+        for name in MOUNTS:
+            app.mount(f"/{name}", MOUNTS.get(name)(settings, self.config.token))
+        return app, service
+
+    def __call__(self) -> Any:
+        """The app of one worker process (uvicorn's ``factory=True``)."""
+        from workbench.serving.factory import freeze_heap
+
+        app, _ = self.build()
+        freeze_heap()
+        return app
 
 
 def serve(
@@ -85,45 +100,45 @@ def serve(
 ) -> None:
     """Serve the production version of ``models`` (default: every model that has one) until interrupted.
 
-    With ``thrift_port``, the Thrift ``Predictor`` service is served there too, on the same models.
-    ``workers`` above 1 runs that many server processes on the one socket
-    (:mod:`workbench.serving.workers`).
+    With ``thrift_port``, the Thrift ``Predictor`` service is served there too, on the same
+    models. ``workers`` above 1 runs that many server processes on the one socket.
     """
     if max_body < 1 or max_rows < 1:
         raise ConfigError("--max-body and --max-rows must be positive")
-    if workers != 1:
-        if thrift_port is not None:
-            raise ConfigError("--thrift-port needs --workers 1", hint="run the Thrift server as its own process")
-        from workbench.serving.workers import serve_workers
-
-        secret, generated = resolve_token(token)
-        config = ServeConfig(token=secret, max_body=max_body, max_rows=max_rows, reload_seconds=reload_seconds)
-        serve_workers(host, port, workers, models, config, generated)
-        return
-    factory = ModelFactory(default_registry(), models)
-    factory.load()
+    if workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if workers > 1 and thrift_port is not None:
+        raise ConfigError("--thrift-port needs --workers 1", hint="run the Thrift server as its own process")
     secret, generated = resolve_token(token)
     config = ServeConfig(token=secret, max_body=max_body, max_rows=max_rows, reload_seconds=reload_seconds)
-    service = PredictionService(factory, config)
-    app = create_app(factory, config, service)
-    app.mount("/dashboard", create_dashboard_app(load_settings(), secret))  # the live dashboard, same token
-    sock = bind(host, port)
+    server_app = ServerApp(tuple(models) if models else None, config)
+    token_line = [f"write token (shown once): {secret}"] if generated else []
+    if workers > 1:
+        _serve_workers(host, port, workers, server_app, token_line)
+    else:
+        _serve_one(host, port, thrift_port, server_app, token_line)
+
+
+def _settings(app: Any, **extra: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", **extra)
+
+
+def _serve_one(host: str, port: int, thrift_port: int | None, server_app: ServerApp, token_line: list[str]) -> None:
+    from workbench.serving.factory import freeze_heap
+    from workbench.serving.thrift_server import ThriftServer
+
+    app, service = server_app.build()
     thrift: ThriftServer | None = None
+    sock = bind(host, port)
     try:
-        bound = sock.getsockname()[1]
-        shown = f"[{host}]" if ":" in host else host
-        served = ", ".join(f"{s.version.name} v{s.version.version}" for s in factory.served()) or "none yet"
-        print(f"workbench serve: listening on http://{shown}:{bound} (models: {served})", flush=True)
+        lines = []
         if thrift_port is not None:
             thrift = ThriftServer(service, bind(host, thrift_port))
             thrift.start()
-            print(f"workbench serve: thrift on {shown}:{thrift.port}", flush=True)
-        if host not in LOOPBACK:
-            print(f"workbench serve: warning: listening on {host}, reachable from other machines", file=sys.stderr)
-        if generated:
-            print(f"workbench serve: write token (shown once): {secret}", flush=True)
-        settings = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        server = _Server(settings, thrift.stop) if thrift is not None else uvicorn.Server(settings)
+            lines.append(f"thrift on {'[' + host + ']' if ':' in host else host}:{thrift.port}")
+        served = ", ".join(f"{s.version.name} v{s.version.version}" for s in service.factory.served()) or "none yet"
+        announce("serve", address(host, sock), host, details=f"models: {served}", lines=lines + token_line)
+        server = _Server(_settings(app), thrift.stop) if thrift is not None else uvicorn.Server(_settings(app))
         freeze_heap()
         server.run(sockets=[sock])
     finally:
@@ -133,4 +148,32 @@ def serve(
         sock.close()
 
 
-__all__ = ["bind", "resolve_token", "serve"]
+def _serve_workers(host: str, port: int, workers: int, server_app: ServerApp, token_line: list[str]) -> None:
+    """Serve with ``workers`` processes on one socket until SIGINT or SIGTERM.
+
+    The named models are checked (each must have a production version) before any worker
+    starts, so a typo fails at once instead of in every worker.
+    """
+    from uvicorn.supervisors import Multiprocess
+
+    from workbench.registry.api import default_registry
+
+    registry = default_registry()
+    names = list(server_app.models) if server_app.models else registry.store.list_names()
+    served = []
+    for name in names:
+        production = [v for v in registry.store.list_versions(name) if v.stage == "production"]
+        if server_app.models and not production:
+            registry.store.find(name, stage="production")  # raises the registry's own error, naming the model
+        if production:
+            served.append(f"{name} v{production[-1].version}")
+    sock = bind(host, port)
+    try:
+        details = f"models: {', '.join(served) or 'none yet'}; {workers} workers"
+        announce("serve", address(host, sock), host, details=details, lines=token_line)
+        Multiprocess(_settings(server_app, factory=True, workers=workers), sockets=[sock]).run()
+    finally:
+        sock.close()
+
+
+__all__ = ["MOUNTS", "ServerApp", "serve"]

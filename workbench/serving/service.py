@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import BadInputError, ServingError
-from workbench.serving.factory import ModelFactory, ServedModel
+from workbench.serving.factory import ModelFactory
 from workbench.serving.inputs import feedback_pairs, prediction_rows
 from workbench.serving.logwriter import LogWriter
 from workbench.serving.metrics import ServingMetrics
@@ -67,6 +67,7 @@ class PredictionService:
         self.log = prediction_log if prediction_log is not None else open_prediction_log()
         self.writer = LogWriter(self.log)
         self.counters = ServingMetrics()
+        self._closed = False
 
     @contextmanager
     def observed(self, route: str) -> Iterator[Observation]:
@@ -81,13 +82,6 @@ class PredictionService:
             raise
         self.counters.observe(route, seen.model, seen.version, 200, time.perf_counter() - started)
 
-    def model(self, name: str, seen: Observation | None = None) -> ServedModel:
-        """The production version answering for ``name`` now (:class:`ModelNotServedError` when none)."""
-        served = self.factory.get(name)
-        if seen is not None:
-            seen.model, seen.version = served.version.name, str(served.version.version)
-        return served
-
     def route(self, name: str, seen: Observation | None = None) -> Route:
         """The routing entry of ``name`` now: production and challenger (:class:`ModelNotServedError`)."""
         route = self.factory.route(name)
@@ -97,7 +91,7 @@ class PredictionService:
 
     def predict(
         self,
-        served: ServedModel | Route,
+        route: Route,
         body: Any,
         *,
         routing_key: str | None = None,
@@ -105,12 +99,11 @@ class PredictionService:
     ) -> dict[str, Any]:
         """Predictions, probabilities and a request id per row of ``body``, all from one version.
 
-        The arm (production or challenger) is picked from one routing entry: ``served``
-        when it is a :class:`Route`, else the model's current one. ``routing_key`` (or the
-        body's ``"routing_key"``) makes the pick sticky. ``seen`` is updated to the version
-        that answered. Blocking (the model runs here): async front ends call it in a worker thread.
+        The arm (production or challenger) is picked from the one routing entry ``route``
+        (from :meth:`route`). ``routing_key`` (or the body's ``"routing_key"``) makes the
+        pick sticky. ``seen`` is updated to the version that answered. Blocking (the model
+        runs here): async front ends call it in a worker thread.
         """
-        route = served if isinstance(served, Route) else self.factory.route(served.version.name)
         body, in_body = _split_routing_key(body)
         arm, chosen = route.pick(_routing_key(routing_key if routing_key is not None else in_body))
         version = chosen.version
@@ -140,19 +133,24 @@ class PredictionService:
             "request_ids": ids,
         }
 
-    def feedback(self, served: ServedModel | Route, body: Any) -> FeedbackResult:
-        """Join the true labels in ``body`` to earlier predictions of the model, from any server process.
+    def feedback(self, route: Route, body: Any) -> FeedbackResult:
+        """Join the true labels in ``body`` to earlier predictions of ``route``'s model, from any server process.
 
         Raises the store's error (the front end answers 503) when the prediction log cannot be written.
         """
         pairs = feedback_pairs(body, self.config.max_rows)
-        route = served if isinstance(served, Route) else self.factory.route(served.version.name)
         _check_labels(route, pairs)
         self.writer.flush()
         return self.log.label(route.name, pairs)
 
     def close(self) -> None:
-        """Write the buffered predictions (what cannot be written is counted as dropped) and close the log."""
+        """Write the buffered predictions (what cannot be written is counted as dropped) and close the log.
+
+        Idempotent: the app's shutdown and the server command both call it.
+        """
+        if self._closed:
+            return
+        self._closed = True
         self.writer.close()
         self.log.close()
 

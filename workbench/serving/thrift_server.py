@@ -21,7 +21,6 @@ Hostile clients are bounded before thriftpy2 decodes anything:
 
 from __future__ import annotations
 
-import hmac
 import logging
 import socket
 import struct
@@ -43,6 +42,7 @@ from workbench.errors import (
     UnauthorizedError,
     WorkbenchError,
 )
+from workbench.listening import token_matches
 from workbench.serving.factory import ServedModel
 from workbench.serving.service import PredictionService
 
@@ -199,8 +199,8 @@ class PredictorHandler:
 
     def feedback(self, request: Any) -> Any:
         with self.refusals(), self.service.observed("feedback") as seen:
-            given = request.token if isinstance(request.token, str) else ""
-            if not hmac.compare_digest(given.encode(), self.service.config.token.encode()):
+            given = request.token if isinstance(request.token, str) else None
+            if not token_matches(given, self.service.config.token):
                 raise UnauthorizedError("feedback needs the server's token", hint=_TOKEN_HINT)
             route = self.service.route(_name(request.model))
             seen.model = route.name
