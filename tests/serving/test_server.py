@@ -14,6 +14,7 @@ import workbench as wb
 from tests.serving.conftest import TOKEN, register_iris, start_server
 from workbench import cli
 from workbench.registry.api import default_registry
+from workbench.serving.limits import ConnectionLimits
 
 ROW = {"instances": [[5.9, 3.0, 5.1, 1.8]]}
 
@@ -101,6 +102,16 @@ def test_every_flag_reaches_serve(monkeypatch: pytest.MonkeyPatch) -> None:
         "9091",
         "--workers",
         "3",
+        "--max-header-bytes",
+        "4096",
+        "--max-headers",
+        "20",
+        "--header-timeout",
+        "3",
+        "--body-timeout",
+        "4",
+        "--keep-alive-timeout",
+        "6",
     ]
     assert cli.main(argv) == 0
     assert seen == {
@@ -113,10 +124,14 @@ def test_every_flag_reaches_serve(monkeypatch: pytest.MonkeyPatch) -> None:
             "reload_seconds": 0.5,
             "thrift_port": 9091,
             "workers": 3,
+            "limits": ConnectionLimits(
+                max_header_bytes=4096, max_headers=20, header_timeout=3, body_timeout=4, keep_alive_timeout=6
+            ),
         },
     }
     assert cli.main(["serve"]) == 0
     assert seen["args"] == ("127.0.0.1", 8000)
+    assert seen["kwargs"]["limits"] == ConnectionLimits()
 
 
 def test_serving_a_model_with_no_production_version_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

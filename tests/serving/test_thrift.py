@@ -471,7 +471,7 @@ def service() -> Iterator[PredictionService]:
 
 @pytest.fixture
 def thrift_server(service: PredictionService) -> Iterator[ThriftServer]:
-    server = ThriftServer(service, bind("127.0.0.1", 0), timeout=0.5, max_connections=2)
+    server = ThriftServer(service, bind("127.0.0.1", 0), timeout=0.5, idle_timeout=0.5, max_connections=2)
     server.start()
     yield server
     server.stop()

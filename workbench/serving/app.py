@@ -19,7 +19,9 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from workbench.errors import BadInputError, PayloadTooLargeError, ServingError, UnauthorizedError, WorkbenchError
 from workbench.listening import bearer, token_matches
@@ -44,22 +46,49 @@ async def read_json(request: Request, limit: int) -> Any:
 
     A declared ``Content-Length`` over the limit is refused before any byte is read; a
     streamed body is refused at the chunk that crosses the limit. Only ``application/json``
-    is accepted: no route ever decodes another format.
+    is accepted, in UTF-8 (a ``charset`` other than ``utf-8`` is refused), uncompressed (any
+    ``Content-Encoding`` but ``identity`` is refused): no route ever decodes another format.
+    A client that goes away before the whole body arrived is logged in one line.
     """
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != "application/json":
-        raise BadInputError("send the body as JSON with Content-Type: application/json", status=415)
+    _check_media_type(request.headers)
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadTooLargeError(f"the body is larger than this server's limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"the body is larger than this server's limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"the body is larger than this server's limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        log.warning("%r: a client left before sending the whole body", request.url.path[:200])
+        raise BadInputError("the client closed the connection before sending the whole body", status=400) from None
     return parse_json(b"".join(chunks))
+
+
+def _check_media_type(headers: Headers) -> None:
+    """Refuse (415) a body that is not UTF-8 JSON as sent: another type, another charset, compressed."""
+    media_type, _, parameters = headers.get("content-type", "").partition(";")
+    if media_type.strip().lower() != "application/json":
+        raise BadInputError("send the body as JSON with Content-Type: application/json", status=415)
+    for parameter in parameters.split(";"):
+        key, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if key.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise BadInputError(
+                f"the body must be UTF-8 JSON, not charset={charset[:32]}",
+                status=415,
+                hint="encode the body as UTF-8 and send Content-Type: application/json",
+            )
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise BadInputError(
+            f"compressed bodies are not accepted (Content-Encoding: {encoding[:32]})",
+            status=415,
+            hint="send the JSON body uncompressed",
+        )
 
 
 def _check_token(request: Request, token: str) -> None:

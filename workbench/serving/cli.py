@@ -7,9 +7,19 @@ from typing import Any
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from workbench.config import load_settings
+    from workbench.serving.limits import ConnectionLimits
     from workbench.serving.server import serve
 
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    limits = ConnectionLimits.resolve(
+        load_settings(),
+        max_header_bytes=args.max_header_bytes,
+        max_headers=args.max_headers,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+    )
     serve(
         args.host,
         args.port,
@@ -20,6 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
         reload_seconds=args.reload_seconds,
         thrift_port=args.thrift_port,
         workers=args.workers,
+        limits=limits,
     )
     return 0
 
@@ -55,4 +66,14 @@ def add_commands(subparsers: Any) -> None:
         metavar="N",
         help="server processes sharing the port, each with its own copy of the models (default 1)",
     )
+    limits = serve.add_argument_group(
+        "connection limits", "default: the key of the same name in [tool.workbench.serving], else the value shown"
+    )
+    limits.add_argument("--max-header-bytes", type=int, metavar="BYTES", help="request line and headers (65536)")
+    limits.add_argument("--max-headers", type=int, metavar="N", help="header lines per request (100)")
+    limits.add_argument(
+        "--header-timeout", type=float, metavar="S", help="seconds from a request's first byte to its last header (10)"
+    )
+    limits.add_argument("--body-timeout", type=float, metavar="S", help="seconds from the headers to the body end (30)")
+    limits.add_argument("--keep-alive-timeout", type=float, metavar="S", help="seconds a connection may stay idle (5)")
     serve.set_defaults(func=_serve)

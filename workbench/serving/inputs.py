@@ -52,19 +52,55 @@ class InputShape:
         )
 
 
+NOT_TEXT = "a string in the request is not valid UTF-8 text (a lone surrogate or invalid bytes)"
+"""The refusal (400) of a string that is not text, the same over HTTP and Thrift."""
+TEXT_HINT = "send strings as UTF-8 text; in JSON, a \\uD800-\\uDFFF escape must be half of a surrogate pair"
+
+
 def parse_json(body: bytes) -> Any:
-    """The JSON value of ``body``; raises :class:`BadInputError` (400) when it is not JSON."""
+    """The JSON value of ``body``; raises :class:`BadInputError` (400) when it is not JSON text."""
     if not body:
         raise BadInputError("the request body is empty; it must be a JSON object", status=400)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        pass  # not strict JSON (NaN, Infinity, huge integers...): the standard parser decides, as always
+        pass  # not strict JSON (NaN, Infinity, huge integers, lone surrogates...): the standard parser decides
     try:
         text = body.decode("utf-8")
-        return json.loads(text, parse_constant=_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadInputError(f"the request body is not valid UTF-8 JSON ({type(exc).__name__})", status=400) from None
+    except UnicodeDecodeError:
+        raise BadInputError("the request body is not valid UTF-8", status=400) from None
+    try:
+        value = json.loads(text, parse_constant=_constant)
+    except RecursionError:
+        raise BadInputError("the request body nests too deeply to be read", status=400) from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise BadInputError(f"the request body is not valid JSON: {exc.msg} at {where}", status=400) from None
+    if _holds_lone_surrogate(value):
+        raise BadInputError(NOT_TEXT, status=400, hint=TEXT_HINT)
+    return value
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` (keys included) holds a lone surrogate, which is not text.
+
+    Only bodies orjson refused get here; orjson refuses lone surrogates itself.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _constant(name: str) -> float:
@@ -204,4 +240,4 @@ def _kind(value: Any) -> str:
     )
 
 
-__all__ = ["InputShape", "feedback_pairs", "only_keys", "parse_json", "prediction_rows"]
+__all__ = ["NOT_TEXT", "TEXT_HINT", "InputShape", "feedback_pairs", "only_keys", "parse_json", "prediction_rows"]

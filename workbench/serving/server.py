@@ -20,6 +20,7 @@ import asyncio
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -28,6 +29,7 @@ from workbench.config import Settings, load_settings
 from workbench.errors import ConfigError
 from workbench.listening import address, announce, bind, resolve_token
 from workbench.plugins import PluginRegistry
+from workbench.serving.limits import ConnectionLimits
 from workbench.serving.service import PredictionService, ServeConfig
 
 MOUNTS: PluginRegistry[Callable[[Settings, str], Any]] = PluginRegistry(
@@ -97,11 +99,13 @@ def serve(
     reload_seconds: float = 2.0,
     thrift_port: int | None = None,
     workers: int = 1,
+    limits: ConnectionLimits | None = None,
 ) -> None:
     """Serve the production version of ``models`` (default: every model that has one) until interrupted.
 
     With ``thrift_port``, the Thrift ``Predictor`` service is served there too, on the same
     models. ``workers`` above 1 runs that many server processes on the one socket.
+    ``limits`` bound every connection (default: ``[tool.workbench.serving]``, else the defaults).
     """
     if max_body < 1 or max_rows < 1:
         raise ConfigError("--max-body and --max-rows must be positive")
@@ -110,7 +114,8 @@ def serve(
     if workers > 1 and thrift_port is not None:
         raise ConfigError("--thrift-port needs --workers 1", hint="run the Thrift server as its own process")
     secret, generated = resolve_token(token)
-    config = ServeConfig(token=secret, max_body=max_body, max_rows=max_rows, reload_seconds=reload_seconds)
+    limits = limits or ConnectionLimits.resolve(load_settings())
+    config = ServeConfig(secret, max_body, max_rows, reload_seconds, limits)
     server_app = ServerApp(tuple(models) if models else None, config)
     token_line = [f"write token (shown once): {secret}"] if generated else []
     if workers > 1:
@@ -119,8 +124,20 @@ def serve(
         _serve_one(host, port, thrift_port, server_app, token_line)
 
 
-def _settings(app: Any, **extra: Any) -> uvicorn.Config:
-    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", **extra)
+def _settings(app: Any, limits: ConnectionLimits, **extra: Any) -> uvicorn.Config:
+    """uvicorn on httptools, with the limits it lacks (:mod:`workbench.serving.protocol`)."""
+    from workbench.serving.protocol import GuardedHttpToolsProtocol
+
+    return uvicorn.Config(
+        app,
+        http=partial(GuardedHttpToolsProtocol, limits=limits),  # type: ignore[arg-type]
+        timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]
+        ws="none",
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        **extra,
+    )
 
 
 def _serve_one(host: str, port: int, thrift_port: int | None, server_app: ServerApp, token_line: list[str]) -> None:
@@ -133,12 +150,21 @@ def _serve_one(host: str, port: int, thrift_port: int | None, server_app: Server
     try:
         lines = []
         if thrift_port is not None:
-            thrift = ThriftServer(service, bind(host, thrift_port))
+            limits = server_app.config.limits
+            thrift = ThriftServer(
+                service,
+                bind(host, thrift_port),
+                timeout=limits.thrift_timeout,
+                idle_timeout=limits.thrift_idle_timeout,
+                max_connections=limits.thrift_max_connections,
+                max_connections_per_client=limits.thrift_max_connections_per_client,
+            )
             thrift.start()
             lines.append(f"thrift on {'[' + host + ']' if ':' in host else host}:{thrift.port}")
         served = ", ".join(f"{s.version.name} v{s.version.version}" for s in service.factory.served()) or "none yet"
         announce("serve", address(host, sock), host, details=f"models: {served}", lines=lines + token_line)
-        server = _Server(_settings(app), thrift.stop) if thrift is not None else uvicorn.Server(_settings(app))
+        settings = _settings(app, server_app.config.limits)
+        server = _Server(settings, thrift.stop) if thrift is not None else uvicorn.Server(settings)
         freeze_heap()
         server.run(sockets=[sock])
     finally:
@@ -171,7 +197,8 @@ def _serve_workers(host: str, port: int, workers: int, server_app: ServerApp, to
     try:
         details = f"models: {', '.join(served) or 'none yet'}; {workers} workers"
         announce("serve", address(host, sock), host, details=details, lines=token_line)
-        Multiprocess(_settings(server_app, factory=True, workers=workers), sockets=[sock]).run()
+        settings = _settings(server_app, server_app.config.limits, factory=True, workers=workers)
+        Multiprocess(settings, sockets=[sock]).run()
     finally:
         sock.close()
 

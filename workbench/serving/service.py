@@ -21,12 +21,13 @@ import struct
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.errors import BadInputError, ServingError
 from workbench.serving.factory import ModelFactory
 from workbench.serving.inputs import feedback_pairs, prediction_rows
+from workbench.serving.limits import ConnectionLimits
 from workbench.serving.logwriter import LogWriter
 from workbench.serving.metrics import ServingMetrics
 from workbench.serving.predlog import PredictionLog, PredictionRecord, open_prediction_log
@@ -38,12 +39,13 @@ log = logging.getLogger("workbench.serving")
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """Limits and secrets of one server: body bytes, rows per request, the write token, polling."""
+    """Limits and secrets of one server: body bytes, rows per request, the write token, polling, connections."""
 
     token: str
     max_body: int = 1_048_576
     max_rows: int = 1_000
     reload_seconds: float = 2.0
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 @dataclass

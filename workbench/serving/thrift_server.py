@@ -8,9 +8,12 @@ request struct becomes the JSON API's body, the answer becomes a response struct
 
 Hostile clients are bounded before thriftpy2 decodes anything:
 
-- each connection has its own thread, at most ``max_connections`` at once (more are
-  closed on accept), and a socket timeout: a client that connects and sends nothing, or
-  dribbles a frame, is dropped after ``timeout`` seconds without holding anyone else up;
+- each connection has its own thread, at most ``max_connections`` at once and at most
+  ``max_connections_per_client`` from one client address (more are closed on accept), so
+  one client holding idle sockets cannot lock the others out;
+- a new connection must send its first byte within ``idle_timeout`` seconds, and every
+  frame (and the wait for the next one) must complete within ``timeout`` seconds: a client
+  that connects and sends nothing, or dribbles a frame, is dropped without holding anyone else up;
 - a frame whose declared length is over ``--max-body`` closes the connection before any of
   it is read, so memory stays bounded by the frame limit;
 - every string and container length in a frame is checked against
@@ -44,6 +47,7 @@ from workbench.errors import (
 )
 from workbench.listening import token_matches
 from workbench.serving.factory import ServedModel
+from workbench.serving.inputs import NOT_TEXT, TEXT_HINT
 from workbench.serving.service import PredictionService
 
 log = logging.getLogger("workbench.serving")
@@ -52,6 +56,7 @@ IDL_PATH = Path(__file__).with_name("workbench.thrift")
 STRING_LENGTH_LIMIT = 65_536
 CONTAINER_LENGTH_LIMIT = 65_536
 MAX_DEPTH = 16
+REFUSAL_LOG_SECONDS = 10.0
 
 
 def load_idl() -> ModuleType:
@@ -139,7 +144,7 @@ class FrameReader:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise BadInputError("a string is not valid UTF-8", status=400) from None
+            raise BadInputError(NOT_TEXT, status=400, hint=TEXT_HINT) from None
 
     def _value(self, ttype: int, depth: int) -> None:
         if ttype in _FIXED:
@@ -185,6 +190,7 @@ class PredictorHandler:
 
     def predict(self, request: Any) -> Any:
         with self.refusals(), self.service.observed("predict") as seen:
+            _given(request, "PredictRequest")
             route = self.service.route(_name(request.model), seen)
             body = {k: v for k, v in (("instances", request.instances), ("records", request.records)) if v is not None}
             answer = self.service.predict(route, body, routing_key=request.routing_key, seen=seen)
@@ -199,6 +205,7 @@ class PredictorHandler:
 
     def feedback(self, request: Any) -> Any:
         with self.refusals(), self.service.observed("feedback") as seen:
+            _given(request, "FeedbackRequest")
             given = request.token if isinstance(request.token, str) else None
             if not token_matches(given, self.service.config.token):
                 raise UnauthorizedError("feedback needs the server's token", hint=_TOKEN_HINT)
@@ -263,6 +270,12 @@ _FAILED = "the server failed to answer; see its log"
 _TOKEN_HINT = "set FeedbackRequest.token to the token the server was started with"
 
 
+def _given(request: Any, kind: str) -> None:
+    """Refuse a call whose request argument is missing (a client may send the call with no field)."""
+    if request is None:
+        raise BadInputError(f"the call has no request; pass a {kind}", status=400)
+
+
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise BadInputError("set the request's model to a served model's name")
@@ -286,13 +299,20 @@ class ThriftServer:
         sock: socket.socket,
         *,
         timeout: float = 30.0,
+        idle_timeout: float = 5.0,
         max_connections: int = 256,
+        max_connections_per_client: int = 32,
     ) -> None:
         self.idl = load_idl()
         from thriftpy2.thrift import TProcessor
 
         self.sock = sock
         self.timeout = timeout
+        self.idle_timeout = idle_timeout
+        self.max_connections_per_client = max_connections_per_client
+        self._per_client: dict[str, int] = {}
+        self._refusals = 0
+        self._next_refusal_log = 0.0
         self.limits = Limits(max_frame=service.config.max_body)
         self.handler = PredictorHandler(service, self.idl)
         self._processor = TProcessor(self.idl.Predictor, self.handler)
@@ -367,7 +387,7 @@ class ThriftServer:
     def _accept(self) -> None:
         while not self._stopping.is_set():
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
             except TimeoutError:
                 continue
             except OSError as exc:
@@ -376,19 +396,53 @@ class ThriftServer:
                 log.warning("thrift: accept failed: %s", exc)
                 time.sleep(0.1)
                 continue
-            if not self._slots.acquire(blocking=False):
-                log.warning("thrift: too many open connections; closing a new one")
+            client = str(peer[0])
+            if not self._admit(client):
                 conn.close()
                 continue
-            thread = threading.Thread(target=self._connection, args=(conn,), name="workbench-thrift-conn", daemon=True)
+            thread = threading.Thread(
+                target=self._connection, args=(conn, client), name="workbench-thrift-conn", daemon=True
+            )
             with self._lock:
                 self._open[conn] = thread
             thread.start()
 
-    def _connection(self, conn: socket.socket) -> None:
+    def _admit(self, client: str) -> bool:
+        """Take a slot for a new connection from ``client``; ``False`` when it is over a limit.
+
+        Refusals are logged at most once per :data:`REFUSAL_LOG_SECONDS`, with their count: a
+        client reconnecting in a loop must not flood the log.
+        """
+        with self._lock:
+            if self._per_client.get(client, 0) >= self.max_connections_per_client:
+                self._refused(f"{client} already had {self.max_connections_per_client} open connections")
+                return False
+            if not self._slots.acquire(blocking=False):
+                self._refused("the server had its most open connections")
+                return False
+            self._per_client[client] = self._per_client.get(client, 0) + 1
+            return True
+
+    def _refused(self, why: str) -> None:
+        self._refusals += 1
+        now = time.monotonic()
+        if now >= self._next_refusal_log:
+            log.warning("thrift: closed %d new connection(s) over the limits (last: %s)", self._refusals, why)
+            self._refusals, self._next_refusal_log = 0, now + REFUSAL_LOG_SECONDS
+
+    def _release(self, client: str) -> None:
+        with self._lock:
+            left = self._per_client.pop(client) - 1
+            if left:
+                self._per_client[client] = left
+        self._slots.release()
+
+    def _connection(self, conn: socket.socket, client: str) -> None:
+        first = True
         try:
             while not self._stopping.is_set():
-                frame = self._read_frame(conn)
+                frame = self._read_frame(conn, self.idle_timeout if first else self.timeout)
+                first = False
                 if frame is None or self._stopping.is_set():
                     return
                 reply = self.answer(frame)
@@ -402,11 +456,11 @@ class ThriftServer:
             with self._lock:
                 self._open.pop(conn, None)
             conn.close()
-            self._slots.release()
+            self._release(client)
 
-    def _read_frame(self, conn: socket.socket) -> bytes | None:
-        """The next frame's payload; ``None`` at a clean end of stream between frames."""
-        header = _receive(conn, 4, time.monotonic() + self.timeout, eof_ok=True)
+    def _read_frame(self, conn: socket.socket, wait: float) -> bytes | None:
+        """The next frame's payload (its first byte within ``wait`` seconds); ``None`` at a clean end of stream."""
+        header = _receive(conn, 4, time.monotonic() + wait, eof_ok=True)
         if header is None:
             return None
         (size,) = struct.unpack(">i", header)

@@ -1,0 +1,148 @@
+"""uvicorn's httptools protocol with the limits it lacks: header size and count, header, body and idle timeouts.
+
+uvicorn bounds only the idle time between two requests (``timeout_keep_alive``); on
+httptools it has no limit on a request's header size (httptools joins a long header
+value by concatenation, so a 64 MiB header took the event loop 12 to 21 s), none on the
+number of headers, no deadline for the headers or the body of a request (slowloris
+clients were never closed), and none for a connection that never sends its first byte.
+:class:`GuardedHttpToolsProtocol` adds them, per :class:`~workbench.serving.limits.ConnectionLimits`:
+
+- the request line and headers of a request may hold ``max_header_bytes`` bytes and
+  ``max_headers`` lines: the bytes are counted before httptools sees them, and a request
+  crossing either limit gets 431 and its connection is closed (httptools never holds more
+  than the limit);
+- its headers must arrive within ``header_timeout`` seconds of its first byte, its body
+  within ``body_timeout`` seconds of its headers: else 408 (when no response has started)
+  and the connection is closed; the app sees a disconnected client;
+- a connection may stay silent ``keep_alive_timeout`` seconds before its first request as
+  between two (uvicorn's timer, armed at connect too).
+
+Refusals are the API's JSON error bodies, and so is the 400 for bytes httptools cannot parse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httptools
+import orjson
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from workbench.serving.limits import ConnectionLimits
+
+
+class _Refused(Exception):
+    """Raised from a parser callback to stop parsing a request that crossed a limit."""
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """One HTTP connection, as uvicorn's, bounded by ``limits``."""
+
+    def __init__(self, *args: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits
+        self._head_bytes = 0  # bytes of the request line and headers read so far (0 between requests)
+        self._header_lines = 0
+        self._in_body = False
+        self._refusal: str | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # a connection that never sends a byte is closed like an idle keep-alive one
+        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        while data and not self.transport.is_closing():
+            if self._in_body:
+                self._feed(data)
+                return
+            if self._deadline is None:
+                self._deadline = self.loop.call_later(self.limits.header_timeout, self._timed_out, "headers")
+            room = self.limits.max_header_bytes - self._head_bytes
+            part, data = data[:room], data[room:]
+            self._head_bytes += len(part)
+            self._feed(part)
+            if data and not self._in_body and not self.transport.is_closing():
+                # the headers go on past the limit: nothing more of them is read
+                self._refuse(431, f"the request's headers are larger than {self.limits.max_header_bytes} bytes")
+                return
+
+    def _feed(self, data: bytes) -> None:
+        """uvicorn's ``data_received``, with refusals of our own in place of its plain-text 400."""
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # no protocol upgrade is served (uvicorn runs with ws="none"): the request was answered as is
+        except httptools.HttpParserError:
+            if self._refusal is not None:
+                self._refuse(431, self._refusal)
+            else:
+                self._refuse(400, "the request is not valid HTTP/1.1")
+
+    def on_message_begin(self) -> None:
+        self._header_lines = 0
+        super().on_message_begin()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_lines += 1
+        if self._header_lines > self.limits.max_headers:
+            self._refusal = f"the request has more than {self.limits.max_headers} headers"
+            raise _Refused(self._refusal)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._cancel_deadline()
+        self._in_body = True
+        self._deadline = self.loop.call_later(self.limits.body_timeout, self._timed_out, "body")
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._cancel_deadline()
+        self._in_body = False
+        self._head_bytes = 0
+        super().on_message_complete()
+
+    def _timed_out(self, part: str) -> None:
+        self._deadline = None
+        seconds = self.limits.header_timeout if part == "headers" else self.limits.body_timeout
+        self._refuse(408, f"the request's {part} did not arrive within {seconds:g} s")
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer ``status`` with a JSON error body (unless a response has started) and close the connection.
+
+        A request whose app is still waiting for its body sees a disconnected client.
+        """
+        self._cancel_deadline()
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
+            body = orjson.dumps({"error": "BadInputError", "message": message, "hint": _HINTS[status]})
+            head = b"%scontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+            self.transport.write(head % (STATUS_LINE[status], len(body)) + body)
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self.transport.close()
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+
+_HINTS = {
+    400: "send an HTTP/1.1 request",
+    408: "send the whole request without pausing; see docs/serving.md for the timeouts",
+    431: "send fewer and shorter headers; see docs/serving.md for the limits",
+}
+
+
+__all__ = ["GuardedHttpToolsProtocol"]
