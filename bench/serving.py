@@ -5,7 +5,12 @@ For a LogisticRegression (scaled, in a pipeline) and a RandomForest(100) on brea
 workbench home and logged with ``mlflow.sklearn.log_model`` in a throwaway tracking store,
 it starts, on loopback:
 
+- the floor: a bare ASGI app on the same uvicorn/httptools/uvloop stack, socket and settings,
+  that reads the same body, parses it with orjson and writes a fixed answer of the size of
+  workbench's (``--serve-floor``),
 - ``workbench serve --thrift-port 0`` (one process: HTTP and Thrift),
+- the same with the prediction log off (its per-request entry, ``LogWriter.add``, replaced by a
+  no-op in the server process: a benchmark-only switch, to price the log),
 - ``workbench serve --workers 2`` (measured at concurrency 16 only),
 - ``mlflow models serve --env-manager local`` for each model (when mlflow is installed:
   it is not a workbench dependency), twice: as ``pip install mlflow`` sets it up (uvicorn
@@ -19,11 +24,12 @@ the next round) and the median round is reported. The floors are ``predict_proba
 process (scikit-learn, and the ONNX rendering through onnxruntime) on the same rows.
 
 Reports requests/s, p50 and p99, the generator's own CPU (share of one core: near 1.0
-means the generator, not the server, is the limit), the ratio to MLflow at the same
-concurrency, and the time from starting each server to its first answer. Writes
+means the generator, not the server, is the limit), the share of the floor's requests/s and
+the p50 above the floor's at the same row count and concurrency, the ratio to MLflow at the
+same concurrency, and the time from starting each server to its first answer. Writes
 bench/results/serving.json and prints Markdown tables and the goal verdicts.
 
-Usage: python bench/serving.py [--seconds 3] [--rounds 3]
+Usage: python bench/serving.py [--seconds 3] [--rounds 3] [--no-mlflow]
 """
 
 from __future__ import annotations
@@ -52,12 +58,19 @@ _THRIFT = re.compile(r"thrift on 127\.0\.0\.1:(\d+)")
 MODELS = ("logreg", "forest")
 ROWS = (1, 100)
 CONCURRENCY = (1, 16)
+FLOOR = "floor: bare ASGI app"
 WB, WB2, THRIFT = "workbench HTTP", "workbench HTTP, 2 workers", "workbench Thrift"
+WB_NOLOG = "workbench HTTP, log off"
 MLFLOW, MLFLOW_FAST = "mlflow models serve", "mlflow models serve + uvloop/httptools"
 # `pip install mlflow` brings plain uvicorn (h11, asyncio); this environment also has uvloop and
 # httptools (workbench[serve] needs them), which uvicorn picks by itself: MLflow is measured both ways
 MLFLOW_SETUPS = {MLFLOW: {"UVICORN_HTTP": "h11", "UVICORN_LOOP": "asyncio"}, MLFLOW_FAST: {}}
-METHODS = (WB, WB2, THRIFT, MLFLOW, MLFLOW_FAST)
+METHODS = (FLOOR, WB, WB_NOLOG, WB2, THRIFT, MLFLOW, MLFLOW_FAST)
+# the prediction log switched off in a server process, to price it (never a workbench setting)
+_LOG_OFF = (
+    "import sys; from workbench.serving.logwriter import LogWriter; LogWriter.add = lambda *a, **k: None; "
+    "from workbench.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -174,6 +187,67 @@ def run_wrk(url: str, body_file: Path, concurrency: int, seconds: float, script:
     }
 
 
+def floor_app(model: str) -> Callable[..., Any]:
+    """The floor: read the body, parse it with orjson, write a fixed answer as long as workbench's.
+
+    The answer mirrors workbench's for as many rows as the body holds (a prediction, a
+    probability per class and a request id per row), computed once per row count.
+    """
+    import orjson
+
+    answers: dict[int, bytes] = {}
+
+    def answer(n: int) -> bytes:
+        if n not in answers:
+            answers[n] = orjson.dumps(
+                {
+                    "model": model,
+                    "version": 1,
+                    "arm": "production",
+                    "predictions": [1] * n,
+                    "probabilities": [{"0": 0.012345678901234567, "1": 0.9876543210987654}] * n,
+                    "request_ids": ["0123456789abcdef0123456789abcdef"] * n,
+                }
+            )
+        return answers[n]
+
+    async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        data = answer(len(orjson.loads(body)["instances"]))
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+    return app
+
+
+def serve_floor(model: str) -> None:
+    """Serve :func:`floor_app` as workbench serves its app: a socket from the same ``bind``, uvicorn on httptools."""
+    import uvicorn
+
+    from workbench.listening import address, bind
+
+    sock = bind("127.0.0.1", 0)
+    print(f"floor: listening on {address('127.0.0.1', sock)}/", flush=True)
+    config = uvicorn.Config(
+        floor_app(model),
+        http="httptools",
+        ws="none",
+        proxy_headers=False,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
 def in_process(predict: Callable[[], Any], seconds: float) -> dict[str, float]:
     for _ in range(20):
         predict()
@@ -217,14 +291,15 @@ def first_answer(url: str, path: str, body: dict[str, Any], started: float, proc
 
 
 def start_workbench(
-    folder: Path, env: dict[str, str], args: list[str]
+    folder: Path, env: dict[str, str], args: list[str], *, log: bool = True
 ) -> tuple[subprocess.Popen[bytes], str, float, Path]:
     """A ``workbench serve`` process, its URL, the seconds from starting it to its first prediction, its output."""
     out = folder / f"serve-{len(list(folder.glob('serve-*')))}.out"
     started = time.perf_counter()
+    command = [sys.executable, "-m", "workbench.cli"] if log else [sys.executable, "-c", _LOG_OFF]
     with out.open("wb") as stdout:
         process = subprocess.Popen(
-            [sys.executable, "-m", "workbench.cli", "serve", "--port", "0", "--reload-seconds", "0", *args],
+            [*command, "serve", "--port", "0", "--reload-seconds", "0", *args],
             stdout=stdout,
             stderr=subprocess.STDOUT,
             cwd=folder,
@@ -273,6 +348,15 @@ def log_to_mlflow(folder: Path, models: dict[str, Any], X: Any) -> dict[str, str
             )
         uris[name] = info.model_uri
     return uris
+
+
+def start_floor(folder: Path, model: str) -> tuple[subprocess.Popen[bytes], str]:
+    out = folder / f"floor-{model}.out"
+    with out.open("wb") as stdout:
+        process = subprocess.Popen(
+            [sys.executable, __file__, "--serve-floor", model], stdout=stdout, stderr=subprocess.STDOUT, cwd=folder
+        )
+    return process, wait_for_output(out, _LISTENING, process, "the floor").group(1)
 
 
 def start_mlflow(
@@ -331,6 +415,37 @@ def goals(rows: list[dict[str, Any]], start_s: float) -> list[str]:
         )
 
     verdicts = []
+    for model in MODELS:
+        for concurrency, share in ((1, 0.8), (16, 0.5)):
+            wb, floor = find(model, WB, concurrency), find(model, FLOOR, concurrency)
+            if wb is not None and floor is not None:
+                ratio = wb["requests_per_s"] / floor["requests_per_s"]
+                verdicts.append(
+                    f"{model} single row, HTTP >= {share}x the floor at c={concurrency}: "
+                    f"{'met' if ratio >= share else 'not met'} ({ratio:.2f}x)"
+                )
+        wb, floor = find(model, WB, 1, 100), find(model, FLOOR, 1, 100)
+        if wb is not None and floor is not None:
+            over = wb["p50_ms"] - floor["p50_ms"]
+            verdicts.append(
+                f"{model} 100 rows, HTTP p50 <= floor p50 + 0.3 ms: {'met' if over <= 0.3 else 'not met'} "
+                f"({wb['p50_ms']:.2f} ms vs {floor['p50_ms']:.2f} ms)"
+            )
+        for concurrency in CONCURRENCY:
+            thrift, wb = find(model, THRIFT, concurrency, 100), find(model, WB, concurrency, 100)
+            if thrift is not None and wb is not None:
+                ratio = thrift["requests_per_s"] / wb["requests_per_s"]
+                verdicts.append(
+                    f"{model} 100 rows, Thrift >= HTTP at c={concurrency}: "
+                    f"{'met' if ratio >= 1 else 'not met'} ({ratio:.2f}x)"
+                )
+            nolog, wb = find(model, WB_NOLOG, concurrency), find(model, WB, concurrency)
+            if nolog is not None and wb is not None:
+                cost = 1 - wb["requests_per_s"] / nolog["requests_per_s"]
+                verdicts.append(
+                    f"{model} single row, the prediction log costs <= 10% at c={concurrency}: "
+                    f"{'met' if cost <= 0.10 else 'not met'} ({cost:.0%})"
+                )
     for model, factor in (("logreg", 10), ("forest", 20)):
         for concurrency in CONCURRENCY:
             for method in (WB, WB2):
@@ -366,7 +481,12 @@ def main() -> None:
     parser.add_argument(
         "--load-thrift", nargs=4, metavar=("PORT", "MODEL", "CONCURRENCY", "BODY"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--serve-floor", metavar="MODEL", help=argparse.SUPPRESS)
+    parser.add_argument("--no-mlflow", action="store_true", help="leave MLflow out even when it is installed")
     args = parser.parse_args()
+    if args.serve_floor:
+        serve_floor(args.serve_floor)
+        return
     if args.load_http:
         url, path, concurrency, body = args.load_http
         print(json.dumps(http_load(url, path, Path(body).read_bytes(), int(concurrency), args.seconds)))
@@ -461,10 +581,16 @@ def main() -> None:
             processes.append(process)
             found = _THRIFT.search(out.read_text())
             thrift_port = int(found.group(1)) if found else None
+            process, url_nolog, _, _ = start_workbench(folder, env, [], log=False)
+            processes.append(process)
+            floor_urls = {}
+            for name in models:
+                process, floor_urls[name] = start_floor(folder, name)
+                processes.append(process)
             process, url2, _, _ = start_workbench(folder, env, ["--workers", "2"])
             processes.append(process)
             time.sleep(3)  # the second worker loads its models
-            mlflow_uris = log_to_mlflow(folder, models, X)
+            mlflow_uris = log_to_mlflow(folder, models, X) if not args.no_mlflow else "left out (--no-mlflow)"
             mlflow_urls: dict[tuple[str, str], str] = {}
             if isinstance(mlflow_uris, dict):
                 results["mlflow_start_to_first_answer_s"] = {}
@@ -492,9 +618,23 @@ def main() -> None:
                 for n in ROWS:
                     for concurrency in CONCURRENCY:
                         path = f"/v1/models/{name}/predict"
+                        at = floor_urls[name]
+                        cells.append(
+                            (name, FLOOR, n, concurrency, lambda t=at, m=name, n=n, c=concurrency: http(t, "", m, n, c))
+                        )
                         cells.append(
                             (name, WB, n, concurrency, lambda p=path, m=name, n=n, c=concurrency: http(url, p, m, n, c))
                         )
+                        if n == 1:
+                            cells.append(
+                                (
+                                    name,
+                                    WB_NOLOG,
+                                    n,
+                                    concurrency,
+                                    lambda p=path, m=name, n=n, c=concurrency: http(url_nolog, p, m, n, c),
+                                )
+                            )
                         if concurrency > 1:
                             cells.append(
                                 (
@@ -539,6 +679,16 @@ def main() -> None:
         middle = sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2]
         served.append({"model": name, "rows": n, "method": method, "concurrency": concurrency, **middle})
     for row in served:
+        floor_row = next(
+            r
+            for r in served
+            if r["method"] == FLOOR
+            and r["model"] == row["model"]
+            and r["rows"] == row["rows"]
+            and r["concurrency"] == row["concurrency"]
+        )
+        row["vs_floor"] = row["requests_per_s"] / floor_row["requests_per_s"]
+        row["p50_over_floor_ms"] = row["p50_ms"] - floor_row["p50_ms"]
         for key, against in (("vs_mlflow", MLFLOW), ("vs_mlflow_fast", MLFLOW_FAST)):
             ml = next(
                 (
@@ -564,16 +714,17 @@ def main() -> None:
     for name, seconds in results.get("mlflow_start_to_first_answer_s", {}).items():
         print(f"{name} start to first answer: {seconds:.2f} s")
     print(
-        "\n| model | rows | method | concurrency | requests/s | p50 | p99 | vs MLflow | vs MLflow + uvloop "
-        "| generator CPU |"
+        "\n| model | rows | method | concurrency | requests/s | p50 | p99 | share of floor | p50 over floor "
+        "| vs MLflow | vs MLflow + uvloop | generator CPU |"
     )
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results["rows"]:
         ratios = " | ".join(f"{r[k]:.1f}x" if r.get(k) else "-" for k in ("vs_mlflow", "vs_mlflow_fast"))
+        floor_share = f"{r['vs_floor']:.2f}x | {r['p50_over_floor_ms']:+.2f} ms" if "vs_floor" in r else "- | -"
         cpu = f"{r['generator_cpu']:.2f}" if "generator_cpu" in r else "-"
         print(
             f"| {r['model']} | {r['rows']} | {r['method']} | {r['concurrency']} | {r['requests_per_s']:,.0f} "
-            f"| {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {ratios} | {cpu} |"
+            f"| {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {floor_share} | {ratios} | {cpu} |"
         )
     print("\n" + "\n".join(f"- {verdict}" for verdict in results["goals"]))
 

@@ -19,16 +19,15 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from workbench.errors import BadInputError, PayloadTooLargeError, ServingError, UnauthorizedError, WorkbenchError
 from workbench.listening import bearer, token_matches
 from workbench.scoring import AVERAGE
 from workbench.serving import schemas
 from workbench.serving.factory import ModelFactory, ServedModel
-from workbench.serving.inputs import parse_json
+from workbench.serving.inputs import numbers_only, parse_json
 from workbench.serving.metrics import LiveFigures
 from workbench.serving.predlog import LiveReport
 from workbench.serving.routing import Route
@@ -42,7 +41,31 @@ def _error_body(exc: WorkbenchError) -> dict[str, str]:
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The JSON body of ``request``: refused with 413 as soon as it is known to exceed ``limit`` bytes.
+    """The JSON body of ``request`` (see :func:`read_body`)."""
+    return parse_json(await read_body(RequestHead(request.scope["headers"]), request.receive, limit, request.url.path))
+
+
+class RequestHead:
+    """The request headers a body route reads, picked from the raw ASGI list in one pass (first occurrence wins)."""
+
+    __slots__ = ("content_encoding", "content_length", "content_type", "routing_key")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        found: dict[bytes, bytes] = {}
+        for key, value in raw:
+            if key in _READ and key not in found:
+                found[key] = value
+        self.content_type = found.get(b"content-type", b"").decode("latin-1")
+        self.content_length = found[b"content-length"].decode("latin-1") if b"content-length" in found else None
+        self.content_encoding = found.get(b"content-encoding", b"identity").decode("latin-1")
+        self.routing_key = found[b"x-routing-key"].decode("latin-1") if b"x-routing-key" in found else None
+
+
+_READ = frozenset({b"content-type", b"content-length", b"content-encoding", b"x-routing-key"})
+
+
+async def read_body(head: RequestHead, receive: Receive, limit: int, path: str) -> bytes:
+    """The body of a request with headers ``head``: refused with 413 as soon as it is known to exceed ``limit`` bytes.
 
     A declared ``Content-Length`` over the limit is refused before any byte is read; a
     streamed body is refused at the chunk that crosses the limit. Only ``application/json``
@@ -50,27 +73,32 @@ async def read_json(request: Request, limit: int) -> Any:
     ``Content-Encoding`` but ``identity`` is refused): no route ever decodes another format.
     A client that goes away before the whole body arrived is logged in one line.
     """
-    _check_media_type(request.headers)
-    declared = request.headers.get("content-length")
+    _check_media_type(head)
+    declared = head.content_length
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadTooLargeError(f"the body is larger than this server's limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"the body is larger than this server's limit of {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        log.warning("%r: a client left before sending the whole body", request.url.path[:200])
-        raise BadInputError("the client closed the connection before sending the whole body", status=400) from None
-    return parse_json(b"".join(chunks))
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            log.warning("%r: a client left before sending the whole body", path[:200])
+            raise BadInputError("the client closed the connection before sending the whole body", status=400)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"the body is larger than this server's limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _check_media_type(headers: Headers) -> None:
+def _check_media_type(head: RequestHead) -> None:
     """Refuse (415) a body that is not UTF-8 JSON as sent: another type, another charset, compressed."""
-    media_type, _, parameters = headers.get("content-type", "").partition(";")
+    if head.content_type == "application/json":
+        media_type, parameters = head.content_type, ""
+    else:
+        media_type, _, parameters = head.content_type.partition(";")
     if media_type.strip().lower() != "application/json":
         raise BadInputError("send the body as JSON with Content-Type: application/json", status=415)
     for parameter in parameters.split(";"):
@@ -82,13 +110,86 @@ def _check_media_type(headers: Headers) -> None:
                 status=415,
                 hint="encode the body as UTF-8 and send Content-Type: application/json",
             )
-    encoding = headers.get("content-encoding", "identity").strip().lower()
+    encoding = head.content_encoding.strip().lower()
     if encoding not in ("", "identity"):
         raise BadInputError(
             f"compressed bodies are not accepted (Content-Encoding: {encoding[:32]})",
             status=415,
             hint="send the JSON body uncompressed",
         )
+
+
+class PredictEndpoint:
+    """``POST /v1/models/{name}/predict`` answered straight from ASGI; every other request goes to ``api``.
+
+    The FastAPI app still declares the route (the OpenAPI document, the docs page); this
+    answers it without the framework's routing, middleware and parameter solving, which
+    cost more than predicting a row. The checks, answers, errors and counters are the
+    route's own: :func:`read_body`, :class:`PredictionService`, the same JSON error bodies.
+    """
+
+    def __init__(self, api: FastAPI, service: PredictionService) -> None:
+        self.api = api
+        self.service = service
+
+    def mount(self, path: str, app: Any) -> None:
+        """Mount ``app`` at ``path`` of the API (the dashboard, and other ``workbench.mounts``)."""
+        self.api.mount(path, app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            if path.startswith("/v1/models/") and path.endswith("/predict"):
+                name = path[11:-8]
+                if name and "/" not in name:
+                    await self.predict(name, scope, receive, send)
+                    return
+        await self.api(scope, receive, send)
+
+    async def predict(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        service = self.service
+        status = 200
+        try:
+            with service.observed("predict") as seen:
+                route = service.route(name, seen)
+                head = RequestHead(scope["headers"])
+                body = await read_body(head, receive, service.config.max_body, scope["path"])
+                call = partial(
+                    service.predict,
+                    route,
+                    parse_json(body),
+                    routing_key=head.routing_key,
+                    seen=seen,
+                    numbers_only=numbers_only(body),
+                )
+                # ONNX Runtime answers sooner than a hop to a worker thread; scikit-learn may take milliseconds
+                answer = call() if route.inline else await run_in_threadpool(call)
+                data = orjson.dumps(answer)
+        except ServingError as exc:
+            status, data = int(exc.status), orjson.dumps(_error_body(exc))
+        except WorkbenchError as exc:
+            status, data = 503, orjson.dumps(_unavailable(scope["path"], exc))
+        headers = [(b"content-length", b"%d" % len(data)), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+
+class _Delegated(Response):
+    """A response that is :class:`PredictEndpoint`'s answer to the request."""
+
+    def __init__(self, endpoint: PredictEndpoint, name: str) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.name = name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.endpoint.predict(self.name, scope, receive, send)
+
+
+def _unavailable(path: str, exc: WorkbenchError) -> dict[str, str]:
+    # store failures may name hosts or files: the detail goes to the log, not to the client
+    log.warning("%s: %s", path, exc)
+    return _error_body(ServingError("the model store could not answer", hint="retry in a moment"))
 
 
 def _check_token(request: Request, token: str) -> None:
@@ -117,8 +218,12 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionService | None = None) -> FastAPI:
+def create_app(
+    factory: ModelFactory, config: ServeConfig, service: PredictionService | None = None
+) -> PredictEndpoint:
     """The ASGI app serving ``factory``'s models; polling starts and stops with the app's lifespan.
+
+    It is the FastAPI app (``.api``) with :class:`PredictEndpoint` in front.
 
     Pass ``service`` to share it (its prediction log, live metrics and counters) with another
     front end, which must stop before the app does: the app's shutdown closes the service,
@@ -138,6 +243,7 @@ def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionSe
             await run_in_threadpool(service.close)
 
     app = FastAPI(title="workbench serving", version="1", lifespan=lifespan)
+    endpoint = PredictEndpoint(app, service)
 
     @app.exception_handler(ServingError)
     async def refused(request: Request, exc: ServingError) -> JSONResponse:
@@ -150,10 +256,7 @@ def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionSe
 
     @app.exception_handler(WorkbenchError)
     async def unavailable(request: Request, exc: WorkbenchError) -> JSONResponse:
-        # store failures may name hosts or files: the detail goes to the log, not to the client
-        log.warning("%s: %s", request.url.path, exc)
-        error = ServingError("the model store could not answer", hint="retry in a moment")
-        return JSONResponse(_error_body(error), status_code=503)
+        return JSONResponse(_unavailable(request.url.path, exc), status_code=503)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -203,16 +306,9 @@ def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionSe
     )
     async def predict(request: Request) -> Response:
         """Predictions (and class probabilities when the model has them) for every row, from one version."""
-        # the name is read from the path, not declared: FastAPI's per-request parameter solving
-        # would cost about a quarter of a single-row prediction
-        with service.observed("predict") as seen:
-            route = service.route(request.path_params["name"], seen)
-            body = await read_json(request, config.max_body)
-            key = request.headers.get("x-routing-key")
-            call = partial(service.predict, route, body, routing_key=key, seen=seen)
-            # ONNX Runtime answers sooner than a hop to a worker thread; scikit-learn may take milliseconds
-            answer = call() if all(served.inline for _, served in route.arms()) else await run_in_threadpool(call)
-        return Response(orjson.dumps(answer), media_type="application/json")
+        # PredictEndpoint answers before the app routes a request; this route documents it and,
+        # reached some other way (a mount under another path), hands the request to it
+        return _Delegated(endpoint, request.path_params["name"])
 
     @app.post(
         "/v1/models/{name}/feedback",
@@ -229,7 +325,7 @@ def create_app(factory: ModelFactory, config: ServeConfig, service: PredictionSe
             result = service.feedback(route, await read_json(request, config.max_body))
         return {"accepted": result.accepted, "unknown": result.unknown, "duplicate": result.duplicate}
 
-    return app
+    return endpoint
 
 
 def _live_figures(service: PredictionService) -> LiveFigures:
@@ -270,4 +366,4 @@ def _body_schema(model: type[Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}
 
 
-__all__ = ["ServeConfig", "create_app", "read_json"]
+__all__ = ["PredictEndpoint", "RequestHead", "ServeConfig", "create_app", "read_body", "read_json"]

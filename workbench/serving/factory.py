@@ -95,7 +95,7 @@ class ServedModel:
         still loading in the background must not be waited for there."""
         return isinstance(self.engine, OnnxEngine) and self.loading.done()
 
-    def predict(self, rows: list[list[float]]) -> tuple[list[Any], list[dict[str, float]] | None]:
+    def predict(self, rows: np.ndarray | list[list[float]]) -> tuple[list[Any], list[dict[str, float]] | None]:
         """Predictions for ``rows`` and, when the model has ``predict_proba``, one ``{class: p}`` per row."""
         X = np.asarray(rows, dtype=np.float64)
         engine = self.engine

@@ -1,11 +1,15 @@
 """The prediction log's writer: requests append to a buffer, a background thread writes batches.
 
 A predict must never wait for the store, and a store outage must not fail it: see
-:class:`LogWriter` for the batching, retry and drop rules.
+:class:`LogWriter` for the batching, retry and drop rules. A request appends its whole
+answer as one entry (:meth:`LogWriter.add_answer`); the per-row records (and the SHA-256
+of each input row) are made on the writer's thread, so a request does no per-row work for
+the log.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -13,14 +17,17 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from workbench.errors import WorkbenchError
 from workbench.serving.predlog import PredictionLog, PredictionRecord
 
 log = logging.getLogger("workbench.serving")
 
-DRIFT_SAMPLE = 64
-"""Input rows kept for drift per version and write (about every 50 ms under load)."""
+DRIFT_SAMPLE = 640
+"""Input rows kept for drift per version and write (about every 0.5 s under load)."""
 
 
 @dataclass(frozen=True)
@@ -33,25 +40,86 @@ class WriterStats:
     healthy: bool
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One answered request as the log needs it: a record per row is made from it when it is written."""
+
+    request_ids: Sequence[str]
+    name: str
+    version: int
+    arm: str
+    rows: np.ndarray
+    """The input rows (float64), one per request id."""
+    predictions: Sequence[Any]
+    at: float
+    latency_ms: float
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+    def records(self) -> list[PredictionRecord]:
+        """One record per row; ``features_sha256`` is the SHA-256 of the row's little-endian float64 values."""
+        data = np.ascontiguousarray(self.rows, dtype="<f8")
+        width = data.shape[1] * 8
+        raw = data.tobytes()
+        return [
+            PredictionRecord(
+                rid,
+                self.name,
+                self.version,
+                self.arm,
+                hashlib.sha256(raw[i * width : (i + 1) * width]).hexdigest(),
+                prediction,
+                self.at,
+                self.latency_ms,
+            )
+            for i, (rid, prediction) in enumerate(zip(self.request_ids, self.predictions, strict=True))
+        ]
+
+    def without_first(self, n: int) -> Answer:
+        return Answer(
+            self.request_ids[n:],
+            self.name,
+            self.version,
+            self.arm,
+            self.rows[n:],
+            self.predictions[n:],
+            self.at,
+            self.latency_ms,
+        )
+
+
+class _Records(list[PredictionRecord]):
+    """Records given whole (:meth:`LogWriter.add`), in the buffer beside answers."""
+
+    def records(self) -> list[PredictionRecord]:
+        return list(self)
+
+    def without_first(self, n: int) -> _Records:
+        return _Records(self[n:])
+
+
 class LogWriter:
     """Buffers prediction records and input rows; a daemon thread writes them to the log in batches.
 
     A request only appends to the buffer. The thread writes every ``interval`` seconds, or
-    as soon as ``batch`` records wait. A write that fails (store unreachable) is kept and
+    as soon as ``batch`` records wait: few large transactions cost the store (SQLite's page
+    writes, Redis round trips) far less than many small ones. A write that fails (store unreachable) is kept and
     retried; while the buffer holds more than ``max_pending`` records the oldest are
     dropped and counted. :meth:`flush` writes everything now (feedback calls it so that
     labels join predictions still buffered); :meth:`close` flushes and stops the thread.
     """
 
     def __init__(
-        self, target: PredictionLog, *, interval: float = 0.05, batch: int = 500, max_pending: int = 100_000
+        self, target: PredictionLog, *, interval: float = 0.5, batch: int = 5000, max_pending: int = 100_000
     ) -> None:
         self.target = target
         self.interval = interval
         self.batch = batch
         self.max_pending = max_pending
-        self._records: deque[PredictionRecord] = deque()
-        self._features: deque[tuple[str, int, list[list[float]]]] = deque()
+        self._entries: deque[Answer | _Records] = deque()
+        self._pending = 0  # rows in the entries
+        self._features: deque[tuple[str, int, Sequence[Sequence[float]] | np.ndarray]] = deque()
         self._feature_rows = 0
         self._cond = threading.Condition()
         self._write_lock = threading.Lock()
@@ -64,25 +132,41 @@ class LogWriter:
 
     def add(self, records: Sequence[PredictionRecord], name: str, version: int, rows: list[list[float]]) -> None:
         """Queue ``records`` and the input ``rows`` answered by ``version`` of ``name``; never blocks on the store."""
+        self._queue(_Records(records), name, version, rows)
+
+    def add_answer(self, answer: Answer) -> None:
+        """Queue one answered request (its rows are its inputs for drift too); never blocks on the store."""
+        self._queue(answer, answer.name, answer.version, answer.rows)
+
+    def _queue(
+        self, entry: Answer | _Records, name: str, version: int, rows: Sequence[Sequence[float]] | np.ndarray
+    ) -> None:
         with self._cond:
-            self._records.extend(records)
+            self._entries.append(entry)
+            self._pending += len(entry)
             self._features.append((name, version, rows))
             self._feature_rows += len(rows)
-            while len(self._records) > self.max_pending:
-                self._records.popleft()
-                self.dropped += 1
+            while self._pending > self.max_pending:
+                oldest = self._entries[0]
+                dropped = min(len(oldest), self._pending - self.max_pending)
+                if dropped == len(oldest):
+                    self._entries.popleft()
+                else:
+                    self._entries[0] = oldest.without_first(dropped)
+                self._pending -= dropped
+                self.dropped += dropped
             while self._feature_rows > self.max_pending and len(self._features) > 1:
                 self._feature_rows -= len(self._features.popleft()[2])
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name="workbench-prediction-log", daemon=True)
                 self._thread.start()
-            if len(self._records) >= self.batch:
+            if self._pending >= self.batch:
                 self._cond.notify()
 
     def stats(self) -> WriterStats:
         """Counts of this process's writer, for ``/metrics``."""
         with self._cond:
-            return WriterStats(self.written, self.dropped, len(self._records) + self._in_flight, self.healthy)
+            return WriterStats(self.written, self.dropped, self._pending + self._in_flight, self.healthy)
 
     def flush(self) -> None:
         """Write everything buffered now; raises the store's error when it cannot (the rows stay queued)."""
@@ -93,19 +177,24 @@ class LogWriter:
         """Write one batch; True when more may wait. Raises the store's error, keeping the batch queued."""
         with self._write_lock:
             with self._cond:
-                records = [self._records.popleft() for _ in range(min(self.batch, len(self._records)))]
-                self._in_flight = len(records)
+                taken: list[Answer | _Records] = []
+                while self._entries and (not taken or self._in_flight + len(self._entries[0]) <= self.batch):
+                    entry = self._entries.popleft()
+                    taken.append(entry)
+                    self._in_flight += len(entry)
+                self._pending -= self._in_flight
                 features = list(self._features)
                 self._features.clear()
                 self._feature_rows = 0
-            if not records and not features:
+            if not taken and not features:
                 return False
             try:
-                self.target.append(records)
+                self.target.append([record for entry in taken for record in entry.records()])
             except BaseException:
                 with self._cond:
+                    self._pending += self._in_flight
                     self._in_flight = 0
-                    self._records.extendleft(reversed(records))
+                    self._entries.extendleft(reversed(taken))
                     self._features.extendleft(reversed(features))
                     self._feature_rows += sum(len(rows) for _, _, rows in features)
                 self._mark(False)
@@ -113,7 +202,7 @@ class LogWriter:
             # healthy before the batch stops counting as pending: a reader never sees it written but unhealthy
             self._mark(True)
             with self._cond:
-                self.written += len(records)
+                self.written += self._in_flight
                 self._in_flight = 0
             try:
                 for name, version, rows in _merged(features):
@@ -122,7 +211,7 @@ class LogWriter:
                 # input rows only feed drift estimates: losing a batch of them skews nothing, so no retry
                 log.warning("prediction log: %d input rows for drift not kept: %s", len(features), exc)
             with self._cond:
-                return bool(self._records)
+                return bool(self._entries)
 
     def _mark(self, healthy: bool) -> None:
         if healthy != self.healthy:
@@ -163,30 +252,30 @@ class LogWriter:
             self.flush()
         except WorkbenchError as exc:
             with self._cond:
-                lost = len(self._records)
+                lost = self._pending
                 self.dropped += lost
-                self._records.clear()
+                self._pending = 0
+                self._entries.clear()
                 self._features.clear()
             log.error("prediction log: %d predictions were not logged at shutdown: %s", lost, exc)
 
 
 def _merged(
-    features: Iterable[tuple[str, int, list[list[float]]]], sample: int = DRIFT_SAMPLE
+    features: Iterable[tuple[str, int, Sequence[Sequence[float]] | np.ndarray]], sample: int = DRIFT_SAMPLE
 ) -> list[tuple[str, int, list[list[float]]]]:
     """The input rows of each version, at most ``sample`` of them drawn at random (order kept).
 
     Drift compares distributions, which a uniform sample estimates as well as every row;
     storing every input row of a busy server cost as much CPU as answering it.
     """
-    by_version: dict[tuple[str, int], list[list[float]]] = {}
-    for name, version, rows in features:
-        by_version.setdefault((name, version), []).extend(rows)
+    by_version: dict[tuple[str, int], list[Sequence[float] | np.ndarray]] = {}
+    for name, version, given in features:
+        by_version.setdefault((name, version), []).extend(given)
     merged = []
     for (name, version), rows in by_version.items():
-        if len(rows) > sample:
-            rows = [rows[i] for i in sorted(random.sample(range(len(rows)), sample))]
-        merged.append((name, version, rows))
+        kept = [rows[i] for i in sorted(random.sample(range(len(rows)), sample))] if len(rows) > sample else rows
+        merged.append((name, version, [[float(x) for x in row] for row in kept]))
     return merged
 
 
-__all__ = ["LogWriter", "WriterStats"]
+__all__ = ["Answer", "LogWriter", "WriterStats"]

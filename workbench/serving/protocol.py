@@ -46,7 +46,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_lines = 0
         self._in_body = False
         self._refusal: str | None = None
+        # one timer per connection, re-armed only when it fires: a kept-alive connection answering
+        # thousands of requests a second must not create and cancel two timers for each of them
         self._deadline: asyncio.TimerHandle | None = None
+        self._phase_started: float | None = None  # when the current request's headers (or body) began
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -62,8 +65,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self._in_body:
                 self._feed(data)
                 return
-            if self._deadline is None:
-                self._deadline = self.loop.call_later(self.limits.header_timeout, self._timed_out, "headers")
+            if self._phase_started is None:
+                self._phase_started = self.loop.time()
+                self._arm(self.limits.header_timeout)
             room = self.limits.max_header_bytes - self._head_bytes
             part, data = data[:room], data[room:]
             self._head_bytes += len(part)
@@ -98,21 +102,33 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._cancel_deadline()
         self._in_body = True
-        self._deadline = self.loop.call_later(self.limits.body_timeout, self._timed_out, "body")
+        self._phase_started = self.loop.time()
+        self._arm(self.limits.body_timeout)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._cancel_deadline()
         self._in_body = False
+        self._phase_started = None
         self._head_bytes = 0
         super().on_message_complete()
 
-    def _timed_out(self, part: str) -> None:
+    def _arm(self, seconds: float) -> None:
+        """Make sure the timer fires within ``seconds`` (it checks, when it fires, what is late)."""
+        if self._deadline is None or self._deadline.when() > self.loop.time() + seconds:
+            self._cancel_deadline()
+            self._deadline = self.loop.call_later(seconds, self._check_deadline)
+
+    def _check_deadline(self) -> None:
         self._deadline = None
-        seconds = self.limits.header_timeout if part == "headers" else self.limits.body_timeout
-        self._refuse(408, f"the request's {part} did not arrive within {seconds:g} s")
+        if self._phase_started is None:
+            return  # between requests: the keep-alive timer watches the connection
+        part, seconds = ("body", self.limits.body_timeout) if self._in_body else ("headers", self.limits.header_timeout)
+        late = self.loop.time() - (self._phase_started + seconds)
+        if late >= 0:
+            self._refuse(408, f"the request's {part} did not arrive within {seconds:g} s")
+        else:
+            self._deadline = self.loop.call_later(-late, self._check_deadline)
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer ``status`` with a JSON error body (unless a response has started) and close the connection.

@@ -48,6 +48,11 @@ class Route:
         """Each arm with the version behind it, production first."""
         return [("production", self.production)] + ([("challenger", self.challenger)] if self.challenger else [])
 
+    @property
+    def inline(self) -> bool:
+        """Whether every arm may answer on the event loop (:attr:`ServedModel.inline`)."""
+        return self.production.inline and (self.challenger is None or self.challenger.inline)
+
     def pick(self, routing_key: str | None = None) -> tuple[str, ServedModel]:
         """The arm that answers a request (sticky per ``routing_key``, random without one)."""
         if self.challenger is None:

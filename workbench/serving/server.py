@@ -133,6 +133,7 @@ def _settings(app: Any, limits: ConnectionLimits, **extra: Any) -> uvicorn.Confi
         http=partial(GuardedHttpToolsProtocol, limits=limits),  # type: ignore[arg-type]
         timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]
         ws="none",
+        proxy_headers=False,  # X-Forwarded-* are not trusted (nor needed: no route reads the client address)
         log_level="warning",
         access_log=False,
         lifespan="on",

@@ -14,10 +14,8 @@ made a millisecond ago still joins.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import struct
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,11 +24,11 @@ from typing import Any
 
 from workbench.errors import BadInputError, ServingError
 from workbench.serving.factory import ModelFactory
-from workbench.serving.inputs import feedback_pairs, prediction_rows
+from workbench.serving.inputs import feedback_pairs, prediction_matrix
 from workbench.serving.limits import ConnectionLimits
-from workbench.serving.logwriter import LogWriter
+from workbench.serving.logwriter import Answer, LogWriter
 from workbench.serving.metrics import ServingMetrics
-from workbench.serving.predlog import PredictionLog, PredictionRecord, open_prediction_log
+from workbench.serving.predlog import PredictionLog, open_prediction_log
 from workbench.serving.routing import MAX_ROUTING_KEY, Route
 from workbench.storage.prediction_store import FeedbackResult, label_text
 
@@ -98,20 +96,23 @@ class PredictionService:
         *,
         routing_key: str | None = None,
         seen: Observation | None = None,
+        numbers_only: bool = False,
     ) -> dict[str, Any]:
         """Predictions, probabilities and a request id per row of ``body``, all from one version.
 
         The arm (production or challenger) is picked from the one routing entry ``route``
         (from :meth:`route`). ``routing_key`` (or the body's ``"routing_key"``) makes the
-        pick sticky. ``seen`` is updated to the version that answered. Blocking (the model
-        runs here): async front ends call it in a worker thread.
+        pick sticky. ``seen`` is updated to the version that answered. ``numbers_only``:
+        the caller knows every value of ``instances`` is a number
+        (:func:`~workbench.serving.inputs.prediction_matrix`). Blocking (the model runs
+        here): async front ends call it in a worker thread unless the model answers inline.
         """
         body, in_body = _split_routing_key(body)
         arm, chosen = route.pick(_routing_key(routing_key if routing_key is not None else in_body))
         version = chosen.version
         if seen is not None:
             seen.version = str(version.version)
-        rows = prediction_rows(body, chosen.shape, self.config.max_rows)
+        rows = prediction_matrix(body, chosen.shape, self.config.max_rows, numbers_only=numbers_only)
         started = time.perf_counter()
         try:
             predictions, probabilities = chosen.predict(rows)
@@ -120,12 +121,9 @@ class PredictionService:
             raise BadInputError("the model refused these rows; check them against GET /v1/models/NAME") from None
         latency_ms = (time.perf_counter() - started) * 1000.0
         ids = request_ids(len(predictions))
-        now = time.time()
-        records = [
-            PredictionRecord(rid, version.name, version.version, arm, _row_digest(row), prediction, now, latency_ms)
-            for rid, row, prediction in zip(ids, rows, predictions, strict=True)
-        ]
-        self.writer.add(records, version.name, version.version, rows)
+        self.writer.add_answer(
+            Answer(ids, version.name, version.version, arm, rows, predictions, time.time(), latency_ms)
+        )
         return {
             "model": version.name,
             "version": version.version,
@@ -180,11 +178,6 @@ def _routing_key(value: Any) -> str | None:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_ROUTING_KEY:
         raise BadInputError(f"the routing key must be a string of 1 to {MAX_ROUTING_KEY} characters")
     return value
-
-
-def _row_digest(row: list[float]) -> str:
-    """SHA-256 of a row's float64 values: identifies the input of a logged prediction without keeping it."""
-    return hashlib.sha256(struct.pack(f"<{len(row)}d", *row)).hexdigest()
 
 
 def _check_labels(route: Route, pairs: list[tuple[str, Any]]) -> None:

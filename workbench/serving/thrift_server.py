@@ -57,6 +57,7 @@ STRING_LENGTH_LIMIT = 65_536
 CONTAINER_LENGTH_LIMIT = 65_536
 MAX_DEPTH = 16
 REFUSAL_LOG_SECONDS = 10.0
+MAX_KEPT_LABELS = 4096
 
 
 def load_idl() -> ModuleType:
@@ -187,13 +188,15 @@ class PredictorHandler:
     def __init__(self, service: PredictionService, idl: ModuleType) -> None:
         self.service = service
         self.idl = idl
+        self._labels: dict[tuple[type, Any], Any] = {}
 
     def predict(self, request: Any) -> Any:
         with self.refusals(), self.service.observed("predict") as seen:
             _given(request, "PredictRequest")
             route = self.service.route(_name(request.model), seen)
             body = {k: v for k, v in (("instances", request.instances), ("records", request.records)) if v is not None}
-            answer = self.service.predict(route, body, routing_key=request.routing_key, seen=seen)
+            # Thrift's instances are doubles: nothing but numbers, converted in one call
+            answer = self.service.predict(route, body, routing_key=request.routing_key, seen=seen, numbers_only=True)
         return self.idl.PredictResponse(
             model=answer["model"],
             version=answer["version"],
@@ -235,7 +238,20 @@ class PredictorHandler:
         )
 
     def label(self, value: Any) -> Any:
-        """A class or prediction as a ``Label`` holding the same Python type the JSON API gives."""
+        """A class or prediction as a ``Label`` holding the same Python type the JSON API gives.
+
+        Labels are kept per value (a model has few classes), so an answer of many rows
+        builds none: they are only written, never changed.
+        """
+        key = (type(value), value)
+        found = self._labels.get(key)
+        if found is None:
+            found = self._new_label(value)
+            if len(self._labels) < MAX_KEPT_LABELS:
+                self._labels[key] = found
+        return found
+
+    def _new_label(self, value: Any) -> Any:
         if isinstance(value, bool):
             return self.idl.Label(flag=value)
         if isinstance(value, int):
