@@ -228,13 +228,16 @@ def _start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str, int, Path
     from sklearn.linear_model import LogisticRegression
 
     from workbench.config import load_settings
-    from workbench.registry.api import Registry, open_store
+    from workbench.registry.api import Registry
+    from workbench.storage import open_storage
 
     home = folder / "wbhome"
-    store = open_store("local", load_settings(home=home, cwd=folder, environ={}))
+    storage = open_storage(load_settings(home=home, cwd=folder, environ={}), url="local")
     X, y = load_iris(return_X_y=True)
-    Registry(store).register(LogisticRegression(max_iter=2000).fit(X, y), "iris", eval_data=(X, y), stage="production")
-    store.close()
+    registry = Registry(storage.models)
+    registered = registry.register(LogisticRegression(max_iter=2000).fit(X, y), "iris", eval_data=(X, y))
+    registry.record_stage("iris", registered.version, "production")
+    storage.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
     env.update(WORKBENCH_HOME=str(home), WORKBENCH_TOKEN="bench")
     out, err = folder / "serve.out", folder / "serve.err"

@@ -24,10 +24,11 @@ from thriftpy2.transport import TFramedTransport, TMemoryBuffer, TSocket
 from tests.serving.conftest import TOKEN, Server, register_iris, start_server
 from workbench.config import load_settings
 from workbench.errors import ConfigError
-from workbench.registry.api import Registry, open_store
+from workbench.registry.api import Registry
 from workbench.serving.inputs import NOT_TEXT
 from workbench.serving.limits import ConnectionLimits
 from workbench.serving.thrift_server import load_idl
+from workbench.storage import open_storage
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -44,11 +45,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, i
         f"[tool.workbench.serving]\nthrift_max_connections_per_client = {PER_CLIENT}\nthrift_idle_timeout = 1\n"
     )
     home = folder / "wbhome"
-    store = open_store("local", load_settings(home=home, cwd=folder, environ={}))
+    storage = open_storage(load_settings(home=home, cwd=folder, environ={}), url="local")
     try:
-        register_iris(Registry(store))
+        register_iris(Registry(storage.models))
     finally:
-        store.close()
+        storage.close()
     timeouts = ["--header-timeout", "1", "--body-timeout", "1", "--keep-alive-timeout", "1"]
     server = start_server(folder, home, ["--thrift-port", "0", "--max-body", "65536", *timeouts])
     port = int(server.stdout.read_text().split("thrift on 127.0.0.1:", 1)[1].split()[0])

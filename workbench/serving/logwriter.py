@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import WorkbenchError
-from workbench.serving.predlog import PredictionLog, PredictionRecord
+from workbench.serving.predlog import PredictionLog
+from workbench.storage.prediction_store import PredictionRecord
 
 log = logging.getLogger("workbench.serving")
 
