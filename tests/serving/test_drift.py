@@ -82,7 +82,7 @@ def test_drift_through_a_real_server(tmp_path: Path, isolated_environment: Path)
     X, y = population()
     model = LogisticRegression(max_iter=1000).fit(X[:3000], y[:3000])
     in_production(default_registry(), default_registry().register(model, "shift", eval_data=(X[:3000], y[:3000])))
-    (tmp_path / "pyproject.toml").write_text("[tool.workbench.serving]\ndrift_rows = 2000\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.workbench.serving]\ndrift_rows = 2000\ndrift_sample = 1\n")
     server = start_server(tmp_path, isolated_environment, ["--reload-seconds", "0"])
     try:
         assert server.client.get("/v1/models/shift").json()["drift"] == {"1": {}}  # no traffic yet

@@ -255,24 +255,41 @@ def _serve(tmp_path: Path, home: Path, env: dict[str, str], started: list[Server
 
 
 def test_the_writer_keeps_a_uniform_sample_of_input_rows_for_drift(tmp_path: Path) -> None:
-    from workbench.serving.logwriter import DRIFT_SAMPLE
+    from workbench.serving.logwriter import DRIFT_CAP
 
-    log = PredictionLog(LocalPredictionStore(tmp_path, Retention()), _no_reference)
+    log = PredictionLog(LocalPredictionStore(tmp_path, Retention(drift_rows=100_000)), _no_reference)
     writer = LogWriter(log, interval=60)
     try:
-        rows = [[float(i)] for i in range(10 * DRIFT_SAMPLE)]
+        rows = [[float(i)] for i in range(10 * DRIFT_CAP)]
         writer.add(records(len(rows)), "iris", 1, rows)
-        writer.add(records(3, start=len(rows)), "iris", 2, [[1.0], [2.0], [3.0]])
+        for start in range(0, 2000, 100):  # the same share whatever the batches: 20 requests in one write
+            batch = [[float(i)] for i in range(start, start + 100)]
+            writer.add(records(100, start=len(rows) + start), "iris", 2, batch)
         writer.flush()
         kept = log.store.feature_rows("iris", 1)
-        assert len(kept) == DRIFT_SAMPLE and len({r[0] for r in kept}) == DRIFT_SAMPLE
+        assert len(kept) == DRIFT_CAP and len({r[0] for r in kept}) == DRIFT_CAP  # capped: 0.25 of 6,400 > 640
         assert {r[0] for r in kept} <= {r[0] for r in rows}
-        assert max(r[0] for r in kept) > 5 * DRIFT_SAMPLE  # drawn from the whole batch, not its start
-        assert sorted(r[0] for r in log.store.feature_rows("iris", 2)) == [1.0, 2.0, 3.0]
-        assert writer.stats().written == len(rows) + 3  # every prediction is still logged
+        assert max(r[0] for r in kept) > 5 * DRIFT_CAP  # drawn from the whole batch, not its start
+        sampled = len(log.store.feature_rows("iris", 2))
+        assert 2000 * 0.25 - 4 * (2000 * 0.25 * 0.75) ** 0.5 < sampled < 2000 * 0.25 + 4 * (2000 * 0.25 * 0.75) ** 0.5
+        assert writer.stats().written == len(rows) + 2000  # every prediction is still logged
     finally:
         writer.close()
         log.close()
+
+
+def test_a_drift_share_of_one_keeps_every_row(tmp_path: Path) -> None:
+    log = PredictionLog(LocalPredictionStore(tmp_path, Retention(drift_sample=1.0)), _no_reference)
+    writer = LogWriter(log, interval=60)
+    try:
+        writer.add(records(3), "iris", 2, [[1.0], [2.0], [3.0]])
+        writer.flush()
+        assert sorted(r[0] for r in log.store.feature_rows("iris", 2)) == [1.0, 2.0, 3.0]
+    finally:
+        writer.close()
+        log.close()
+    with pytest.raises(ConfigError, match=r"drift_sample must be a share of rows in \(0, 1\], not 0"):
+        Retention(drift_sample=0)
 
 
 def test_live_metrics_through_real_servers_equal_sklearn(

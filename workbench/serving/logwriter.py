@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -27,8 +26,8 @@ from workbench.storage.prediction_store import PredictionRecord
 
 log = logging.getLogger("workbench.serving")
 
-DRIFT_SAMPLE = 640
-"""Input rows kept for drift per version and write (about every 0.5 s under load)."""
+DRIFT_CAP = 640
+"""At most this many input rows kept for drift per version and write (about every 0.5 s), when sampling."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +205,7 @@ class LogWriter:
                 self.written += self._in_flight
                 self._in_flight = 0
             try:
-                for name, version, rows in _merged(features):
+                for name, version, rows in _merged(features, self.target.retention.drift_sample):
                     self.target.observe_features(name, version, rows)
             except WorkbenchError as exc:
                 # input rows only feed drift estimates: losing a batch of them skews nothing, so no retry
@@ -262,21 +261,32 @@ class LogWriter:
 
 
 def _merged(
-    features: Iterable[tuple[str, int, Sequence[Sequence[float]] | np.ndarray]], sample: int = DRIFT_SAMPLE
+    features: Iterable[tuple[str, int, Sequence[Sequence[float]] | np.ndarray]], share: float
 ) -> list[tuple[str, int, list[list[float]]]]:
-    """The input rows of each version, at most ``sample`` of them drawn at random (order kept).
+    """The input rows of each version, each kept with probability ``share`` (order kept).
 
     Drift compares distributions, which a uniform sample estimates as well as every row;
-    storing every input row of a busy server cost as much CPU as answering it.
+    storing every input row of a busy server cost as much CPU as answering it. Each row is
+    drawn on its own, so what is kept does not depend on how requests fell into writes;
+    under a sampling ``share`` a write keeps at most :data:`DRIFT_CAP` rows per version,
+    which only a very busy server reaches. ``share=1`` keeps every row.
     """
     by_version: dict[tuple[str, int], list[Sequence[float] | np.ndarray]] = {}
     for name, version, given in features:
         by_version.setdefault((name, version), []).extend(given)
     merged = []
     for (name, version), rows in by_version.items():
-        kept = [rows[i] for i in sorted(random.sample(range(len(rows)), sample))] if len(rows) > sample else rows
+        kept = rows
+        if share < 1:
+            chosen = np.flatnonzero(_RANDOM.random(len(rows)) < share)
+            if len(chosen) > DRIFT_CAP:
+                chosen = np.sort(_RANDOM.choice(chosen, DRIFT_CAP, replace=False))
+            kept = [rows[i] for i in chosen]
         merged.append((name, version, [[float(x) for x in row] for row in kept]))
     return merged
+
+
+_RANDOM = np.random.default_rng()
 
 
 __all__ = ["Answer", "LogWriter", "WriterStats"]

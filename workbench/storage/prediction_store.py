@@ -10,7 +10,8 @@ Retention (:class:`Retention`, from ``[tool.workbench.serving]``): the newest
 ``log_max_predictions`` predictions no older than ``log_max_age_seconds``; per
 (model, version, arm) the newest ``log_max_labels`` labelled pairs (the largest live
 window), no older than the same age; per (model, version) the newest ``drift_rows`` input
-rows for drift. A label for an evicted or unknown request id counts as unknown; each
+rows for drift, of which serving keeps a ``drift_sample`` share of the rows it answers.
+A label for an evicted or unknown request id counts as unknown; each
 request id is labelled once, later labels count as duplicates.
 """
 
@@ -43,25 +44,30 @@ class Retention:
     max_age_s: float = 7 * 86_400.0
     max_labels: int = 10_000
     drift_rows: int = 5_000
+    drift_sample: float = 0.25
 
     def __post_init__(self) -> None:
         for key in ("max_predictions", "max_labels", "drift_rows"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"prediction log {key} must be a positive integer, not {value!r}")
+        share = self.drift_sample
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ConfigError(f"drift_sample must be a share of rows in (0, 1], not {share!r}")
         if isinstance(self.max_age_s, bool) or not isinstance(self.max_age_s, int | float) or not self.max_age_s >= 1:
             raise ConfigError(f"prediction log max age must be at least 1 second, not {self.max_age_s!r}")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Retention:
         """Retention from ``[tool.workbench.serving]`` (``log_max_predictions``, ``log_max_age_seconds``,
-        ``log_max_labels``, ``drift_rows``); defaults for the keys not given."""
+        ``log_max_labels``, ``drift_rows``, ``drift_sample``); defaults for the keys not given."""
         table = settings.section("serving")
         keys = {
             "log_max_predictions": "max_predictions",
             "log_max_age_seconds": "max_age_s",
             "log_max_labels": "max_labels",
             "drift_rows": "drift_rows",
+            "drift_sample": "drift_sample",
         }
         return cls(**{field: table[key] for key, field in keys.items() if key in table})
 
