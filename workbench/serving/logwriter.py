@@ -201,9 +201,6 @@ class LogWriter:
                 raise
             # healthy before the batch stops counting as pending: a reader never sees it written but unhealthy
             self._mark(True)
-            with self._cond:
-                self.written += self._in_flight
-                self._in_flight = 0
             try:
                 for name, version, rows in _merged(features, self.target.retention.drift_sample):
                     self.target.observe_features(name, version, rows)
@@ -211,6 +208,9 @@ class LogWriter:
                 # input rows only feed drift estimates: losing a batch of them skews nothing, so no retry
                 log.warning("prediction log: %d input rows for drift not kept: %s", len(features), exc)
             with self._cond:
+                # counted once its drift rows are kept too: a reader that saw it written reads its drift
+                self.written += self._in_flight
+                self._in_flight = 0
                 return bool(self._entries)
 
     def _mark(self, healthy: bool) -> None:
