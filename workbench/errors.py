@@ -15,7 +15,9 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
     ├── MissingDependencyError an optional dependency that is not installed
     ├── StorageError           a store that cannot be used: unknown backend, data of a newer schema,
     │   │                      a backend lacking a kind of store, an operation the backend refused
-    │   └── StorageUnavailableError  a store that cannot be reached, or did not answer in time
+    │   ├── StorageUnavailableError  a store that cannot be reached, or did not answer in time
+    │   └── StorageConflictError     a conditional write refused: the record changed since it was read
+    │       └── LeaseLostError       this process no longer holds the lease it writes under
     └── RegistryError          the model registry refused or failed an operation
         ├── ModelNotFoundError     no such model, version or stage
         ├── InvalidMetadataError   metrics, params or tags that cannot be stored
@@ -33,6 +35,7 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
     ├── UnsupportedConstructError  a construct it cannot compile (line, reason); Python kept
     ├── CompileError           Cython or the C compiler failed (their output)
     └── EquivalenceError       compiled and Python results differ (input, both outputs)
+    LoopError                  a loop policy action that cannot be carried out (no challenger, a memory store)
     JobError                   a notebook job that cannot start or did not succeed
     ├── BadParametersError     parameters refused before a kernel starts (exit code 3)
     ├── RunFailedError         a run that failed: reason cell_error (4), kernel_died (5), timeout (6)
@@ -166,6 +169,18 @@ class StorageUnavailableError(StorageError):
     hint = "check that the store is running and reachable (WORKBENCH_STORE), then retry"
 
 
+class StorageConflictError(StorageError):
+    """A conditional write refused because another process wrote the record since it was read."""
+
+    hint = "read it again and retry; nothing was written"
+
+
+class LeaseLostError(StorageConflictError):
+    """A write under a lease that this process no longer holds (it expired, another process took it)."""
+
+    hint = "another process acts on this now; nothing was written"
+
+
 # the names of workbench 0.1, when the store errors sat under RegistryError; kept for one release
 StoreError = StorageError
 StoreUnavailableError = StorageUnavailableError
@@ -247,6 +262,13 @@ class EquivalenceError(CythonizeError):
     and ``actual`` are the Python and the compiled outputs (as text)."""
 
     hint = "the Python version stays in place; fix the difference or keep the function in Python"
+
+class LoopError(WorkbenchError):
+    """A loop action that cannot be carried out: no challenger to decide on, no policy for the
+    model, a store other processes cannot share."""
+
+    hint = "workbench loop status MODEL shows where the model's loop stands (docs/loop.md)"
+
 
 class JobError(WorkbenchError):
     """A notebook job that cannot start or did not succeed."""
@@ -355,6 +377,8 @@ __all__ = [
     "InvalidMetadataError",
     "InvalidNameError",
     "JobError",
+    "LeaseLostError",
+    "LoopError",
     "MissingDependencyError",
     "ModelNotFoundError",
     "ModelNotServedError",
@@ -370,6 +394,7 @@ __all__ = [
     "SearchFailedError",
     "ServingError",
     "StageError",
+    "StorageConflictError",
     "StorageError",
     "StorageUnavailableError",
     "StoreError",

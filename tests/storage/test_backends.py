@@ -84,6 +84,9 @@ class _Complete(_ModelsOnly):
     def open_predictions(self) -> Any:
         return MemoryStorage("memory://thirdparty", self.settings).open_predictions()
 
+    def open_loop(self) -> Any:
+        return MemoryStorage("memory://thirdparty", self.settings).open_loop()
+
 
 class _OldRegistryStore:
     """What the group held before storage backends: a registry store class."""
@@ -99,9 +102,9 @@ def third_party() -> Any:
 
 def test_a_backend_lacking_a_kind_of_store_is_refused_at_open_naming_what_it_lacks(third_party: Any) -> None:
     third_party.register("partial", _ModelsOnly)
-    with pytest.raises(StorageError, match="has no datamarts, predictions store") as info:
+    with pytest.raises(StorageError, match="has no datamarts, loop, predictions store") as info:
         open_storage(url="partial://somewhere")
-    assert info.value.fields["lacking"] == ["datamarts", "predictions"]
+    assert info.value.fields["lacking"] == ["datamarts", "loop", "predictions"]
     third_party.register("oldstyle", _OldRegistryStore)
     with pytest.raises(StorageError, match="is not a workbench storage backend"):
         open_storage(url="oldstyle://")
@@ -143,7 +146,12 @@ def _newer(conn: sqlite3.Connection) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "path"),
-    [("models", "registry/registry.sqlite3"), ("runs", "jobs.sqlite"), ("predictions", "serving/predictions.sqlite3")],
+    [
+        ("models", "registry/registry.sqlite3"),
+        ("runs", "jobs.sqlite"),
+        ("predictions", "serving/predictions.sqlite3"),
+        ("loop", "loop.sqlite3"),
+    ],
 )
 def test_sqlite_data_of_a_newer_schema_is_refused_not_misread(kind: str, path: str, isolated_environment: Path) -> None:
     with open_storage(url="local") as storage:
@@ -157,7 +165,7 @@ def test_sqlite_data_of_a_newer_schema_is_refused_not_misread(kind: str, path: s
 
 @pytest.mark.parametrize(
     ("kind", "key"), [("models", "schema"), ("runs", "jobs:schema"), ("datamarts", "datamart:schema"),
-                      ("predictions", "predlog:schema")]
+                      ("predictions", "predlog:schema"), ("loop", "loop:schema")]
 )
 def test_redis_data_of_a_newer_schema_is_refused_and_older_is_upgraded(
     kind: str, key: str, redis_server: RedisServer, request: pytest.FixtureRequest

@@ -1,5 +1,5 @@
 """The storage layer: one backend per place (memory, local, Redis, or a plugin), opened once,
-giving the model, run, datamart and prediction stores of that place.
+giving the model, run, datamart, prediction and loop stores of that place.
 
 Domain packages (registry, jobs, datamart, serving) use these stores; nothing here imports
 them. See :mod:`workbench.storage.backend`.

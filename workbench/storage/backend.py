@@ -8,7 +8,8 @@ place, each opened on first use and closed with the backend:
 - ``models``: versions, artifacts, stage history and gate results (the registry's);
 - ``runs``: notebook runs, their output notebooks, and schedules (the jobs');
 - ``datamarts``: named, content-addressed dataset versions;
-- ``predictions``: the serving log, with feedback labels and drift inputs.
+- ``predictions``: the serving log, with feedback labels and drift inputs;
+- ``loop``: each model's loop state, its timeline and the lease of the process acting on it.
 
 A backend implements every ``open_*`` method; one that lacks some is refused when it is
 opened, with one error naming what it lacks, never replaced by another store behind the
@@ -30,11 +31,12 @@ from workbench.plugins import PluginRegistry
 
 if TYPE_CHECKING:
     from workbench.storage.datamart_store import DatamartStore
+    from workbench.storage.loop_store import LoopStore
     from workbench.storage.model_store import ModelStore
     from workbench.storage.prediction_store import PredictionStore
     from workbench.storage.run_store import RunStore
 
-KINDS: tuple[str, ...] = ("models", "runs", "datamarts", "predictions")
+KINDS: tuple[str, ...] = ("models", "runs", "datamarts", "predictions", "loop")
 """The stores every backend gives; ``Storage.open_<kind>`` opens one."""
 
 
@@ -71,6 +73,10 @@ class Storage(ABC):
     def open_predictions(self) -> PredictionStore:
         """The prediction log of this place (retention from ``[tool.workbench.serving]``)."""
 
+    @abstractmethod
+    def open_loop(self) -> LoopStore:
+        """The loop store of this place."""
+
     def _store(self, kind: str) -> Any:
         with self._lock:
             if kind not in self._stores:
@@ -95,6 +101,11 @@ class Storage(ABC):
     @property
     def predictions(self) -> PredictionStore:
         store: PredictionStore = self._store("predictions")
+        return store
+
+    @property
+    def loop(self) -> LoopStore:
+        store: LoopStore = self._store("loop")
         return store
 
     def release(self) -> None:  # noqa: B027 - optional hook: most backends share nothing between stores

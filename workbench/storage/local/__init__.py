@@ -7,6 +7,7 @@ Layout under ``<home>/``::
     jobs.sqlite, runs/<run id>/                      runs, schedules; each run's folder and output notebook
     datamarts/<name>/<version>.arrow|.json           datasets
     serving/predictions.sqlite3                      the prediction log
+    loop.sqlite3                                     model loops: states, timelines, leases
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from workbench.config import Settings
 from workbench.errors import StorageError
 from workbench.storage.backend import Storage
 from workbench.storage.local.datamarts import LocalDatamartStore
+from workbench.storage.local.loop import LocalLoopStore
 from workbench.storage.local.models import LocalModelStore
 from workbench.storage.local.predictions import LocalPredictionStore
 from workbench.storage.local.runs import LocalRunStore
@@ -46,6 +48,9 @@ class LocalStorage(Storage):
 
     def open_predictions(self) -> LocalPredictionStore:
         return LocalPredictionStore(self.home / "serving", Retention.from_settings(self.settings))
+
+    def open_loop(self) -> LocalLoopStore:
+        return LocalLoopStore(self.home)
 
 
 __all__ = ["LocalStorage"]

@@ -16,6 +16,7 @@ from workbench.config import Settings
 from workbench.errors import StorageError
 from workbench.storage.backend import Storage
 from workbench.storage.memory.datamarts import MemoryDatamartStore
+from workbench.storage.memory.loop import MemoryLoopStore
 from workbench.storage.memory.models import MemoryModelStore
 from workbench.storage.memory.predictions import MemoryPredictionStore
 from workbench.storage.memory.runs import MemoryRunStore
@@ -60,6 +61,9 @@ class MemoryStorage(Storage):
     def open_predictions(self) -> MemoryPredictionStore:
         retention = Retention.from_settings(self.settings)
         return self._shared("predictions", lambda: MemoryPredictionStore(retention))
+
+    def open_loop(self) -> MemoryLoopStore:
+        return self._shared("loop", MemoryLoopStore)
 
 
 def forget_places() -> None:

@@ -3,7 +3,7 @@
 on one connection with bounded timeouts and no client retries.
 
 Keys, all under ``<prefix>:``: the models' (:mod:`.models`), ``jobs:`` (:mod:`.runs`),
-``datamart:`` (:mod:`.datamarts`) and ``predlog:`` (:mod:`.predictions`); each kind keeps
+``datamart:`` (:mod:`.datamarts`), ``predlog:`` (:mod:`.predictions`) and ``loop:`` (:mod:`.loop`); each kind keeps
 its layout version under its own ``schema`` key. Datamart bytes are read through a local
 cache at ``<home>/datamart-cache/``; run folders stay local (``<home>/runs/``). For
 "nothing acknowledged is lost", run Redis with ``appendonly yes`` and ``appendfsync always``.
@@ -15,6 +15,7 @@ from workbench.config import Settings
 from workbench.storage.backend import Storage
 from workbench.storage.prediction_store import Retention
 from workbench.storage.redis.datamarts import RedisDatamartStore
+from workbench.storage.redis.loop import RedisLoopStore
 from workbench.storage.redis.models import RedisModelStore
 from workbench.storage.redis.predictions import RedisPredictionStore
 from workbench.storage.redis.runs import RedisRunStore
@@ -41,6 +42,9 @@ class RedisStorage(Storage):
 
     def open_predictions(self) -> RedisPredictionStore:
         return RedisPredictionStore(self.connection, Retention.from_settings(self.settings))
+
+    def open_loop(self) -> RedisLoopStore:
+        return RedisLoopStore(self.connection)
 
     def release(self) -> None:
         self.connection.close()
