@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "promote": "workbench.lifecycle.promotion:promote",
     "PromotionResult": "workbench.lifecycle.promotion:PromotionResult",
     "rollback": "workbench.registry.api:rollback",
+    "loop": "workbench.lifecycle.loop",
     "ModelVersion": "workbench.storage.model_records:ModelVersion",
     "registry": "workbench.registry",
     "storage": "workbench.storage",

@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "workbench.jobs.cli",
     "workbench.registry.cli",
     "workbench.lifecycle.cli",
+    "workbench.lifecycle.loop.cli",
     "workbench.serving.cli",
     "workbench.dashboard.cli",
 ]

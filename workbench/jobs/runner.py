@@ -183,8 +183,12 @@ def run(
     settings: Settings | None = None,
     store: RunStore | None = None,
     schedule: str | None = None,
+    run_id: str | None = None,
 ) -> Run:
     """Execute ``notebook`` with ``parameters`` as job ``name`` (default: the file's stem).
+
+    ``run_id`` names the (first) run instead of a new id, for a caller that records the id
+    before the run starts (the loop, which follows its training jobs across restarts).
 
     Returns the :class:`Run`. A failed run raises :class:`RunFailedError` (its ``reason``,
     ``run_id`` and ``run``) unless ``check=False``; refused parameters raise
@@ -195,6 +199,8 @@ def run(
             raise JobError(f"{label} must be a positive number of seconds, not {value}")
     if retries < 0:
         raise JobError(f"retries must be 0 or more, not {retries}")
+    if run_id is not None:
+        validate_name(run_id, "run id")
     settings = settings or load_settings()
     storage = open_storage(settings) if store is None else None
     runs = store or storage.runs  # type: ignore[union-attr]
@@ -203,7 +209,7 @@ def run(
         try:
             path, nb, clean = prepare(notebook, parameters, allow_new_params=allow_new_params)
         except BadParametersError as exc:
-            refused = Run(new_run_id(), job, str(notebook), status="failed", reason="bad_parameters",
+            refused = Run(run_id or new_run_id(), job, str(notebook), status="failed", reason="bad_parameters",
                           error=str(exc), ended_at=utc_now())
             runs.save_run(refused)
             raise BadParametersError(exc.message, hint=exc.hint, **exc.fields, run_id=refused.run_id) from exc
@@ -220,6 +226,7 @@ def run(
                 kernel=kernel or nb.metadata.get("kernelspec", {}).get("name") or DEFAULT_KERNEL,
                 retry_of=first.run_id if first else None,
                 schedule=schedule,
+                run_id=run_id if attempt == 0 else None,
             )
             first = first or current
             if current.status == "succeeded":

@@ -1,5 +1,6 @@
-"""Lifecycle steps above the domain packages: promotion through the acceptance gates (and, as
-they come, the loop and the scheduler). Arrows point down: nothing below imports this."""
+"""Lifecycle steps above the domain packages: promotion through the acceptance gates, and the
+loop (:mod:`workbench.lifecycle.loop`) that retrains, challenges and decides. Arrows point
+down: nothing below imports this."""
 
 from workbench.lifecycle.promotion import PromotionResult, promote, register
 

@@ -15,6 +15,7 @@ def magics_classes() -> list[type]:
     from workbench.magics.dashboard import DashboardMagics
     from workbench.magics.datamart import DatamartMagics
     from workbench.magics.features import FeaturesMagics
+    from workbench.magics.loop import LoopMagics
     from workbench.magics.parallel import ParallelMagics
     from workbench.magics.timing import TimingMagics
 
@@ -26,6 +27,7 @@ def magics_classes() -> list[type]:
         DatamartMagics,
         FeaturesMagics,
         DashboardMagics,
+        LoopMagics,
     ]
 
 
