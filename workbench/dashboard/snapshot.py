@@ -1,7 +1,8 @@
 """What the dashboard shows, read from the stores as one plain-JSON snapshot.
 
 :func:`build_snapshot` reads the registry (versions, stages, offline metrics, the last
-gate result), the run store (the newest runs, the schedules) and the serving side's
+gate result), the run store (the newest runs, the schedules), the loop store (each model's
+loop and its timeline, :func:`workbench.dashboard.loop.loop_entries`) and the serving side's
 live figures (:func:`read_live`, the one place that knows where those come from). The
 result is plain JSON with every number finite; the page renders it as text only.
 """
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
+from workbench.dashboard.loop import loop_entries
 from workbench.scoring import AVERAGE
 from workbench.storage import Storage, open_storage
 from workbench.storage.model_records import ModelVersion
@@ -201,6 +203,7 @@ def build_snapshot(sources: Sources, now: datetime | None = None) -> dict[str, A
         "drift_threshold": DRIFT_THRESHOLD,
         "runs": runs_page(sources.runs),
         "schedules": [_schedule_entry(s, now) for s in sources.runs.list_schedules()],
+        "loop": _finite(loop_entries(sources.storage.loop)),
     }
 
 

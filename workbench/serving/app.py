@@ -28,6 +28,7 @@ from workbench.scoring import AVERAGE
 from workbench.serving import schemas
 from workbench.serving.factory import ModelFactory, ServedModel
 from workbench.serving.inputs import numbers_only, parse_json
+from workbench.serving.loop_metrics import LoopFigures
 from workbench.serving.metrics import LiveFigures
 from workbench.serving.predlog import LiveReport
 from workbench.serving.routing import Route
@@ -231,6 +232,7 @@ def create_app(
     """
     service = service or PredictionService(factory, config)
     counters = service.counters
+    loop_figures = LoopFigures()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -239,6 +241,7 @@ def create_app(
             yield
         finally:
             factory.stop()
+            loop_figures.close()
             # buffered predictions are written before the process ends
             await run_in_threadpool(service.close)
 
@@ -265,9 +268,10 @@ def create_app(
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
-        """Prometheus text: requests, errors, latency, live precision/recall/F1 per version and arm, drift."""
+        """Prometheus text: requests, errors, latency, live precision/recall/F1 per version and arm, drift, loops."""
         figures = await run_in_threadpool(_live_figures, service)
-        return PlainTextResponse(counters.render(figures), media_type="text/plain; version=0.0.4")
+        loop = "\n".join(await run_in_threadpool(loop_figures.lines)) + "\n"
+        return PlainTextResponse(counters.render(figures) + loop, media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:

@@ -270,6 +270,90 @@ function timeChart(model, data) {
   return figure;
 }
 
+// -- the loop's timeline -------------------------------------------------------------------
+
+const LOOP_COLORS = {
+  trigger: "#ff7f0e", retrain: "#9467bd", retrained: "#9467bd", retrain_failed: "#d62728", gate: "#17becf",
+  challenger: "#1f77b4", decision: "#8c564b", promoted: "#2ca02c", retired: "#7f7f7f", ended: "#7f7f7f",
+  paused: "#bcbd22", resumed: "#bcbd22", requested: "#e377c2", rolled_back: "#d62728",
+};
+
+function interval(values) {
+  return values ? `${number(values.estimate)} [${number(values.low)}, ${number(values.high)}]` : "—";
+}
+
+function loopFacts(loop) {
+  const facts = el("dl", undefined, "loop-facts");
+  const add = (term, text, field) => {
+    const dd = el("dd", text);
+    dd.dataset.field = field;
+    facts.append(el("dt", term), dd);
+  };
+  let phase = loop.phase;
+  if (loop.challenger && (loop.phase === "challenging" || loop.phase === "deciding")) {
+    phase += ` (v${loop.challenger.version} against production v${loop.challenger.production}, ` +
+      `${Math.round(loop.challenger.weight * 100)}% of traffic)`;
+  }
+  if (loop.paused) phase += ` · paused by ${loop.paused.by}${loop.paused.reason ? `: ${loop.paused.reason}` : ""}`;
+  add("State", phase, "loop_phase");
+  add("Last trigger", loop.last_trigger && loop.last_trigger.summary
+    ? `${time(loop.last_trigger.at)} · ${loop.last_trigger.summary}` : "—", "loop_trigger");
+  const e = loop.evidence;
+  add("A/B", e ? `${e.metric}: challenger ${interval(e.challenger)} on ${e.n_challenger} labels, production ` +
+    `${interval(e.production)} on ${e.n_production}; difference ${interval(e.difference)} → ${e.verdict}` : "—",
+  "loop_ab");
+  return facts;
+}
+
+function loopStrip(model, events) {
+  const figure = el("figure");
+  const width = 640;
+  const height = 70;
+  const m = { left: 12, right: 12 };
+  const times = events.map((e) => new Date(e.at).getTime());
+  let [lo, hi] = [Math.min(...times), Math.max(...times)];
+  if (hi - lo < 60000) {
+    lo -= 30000;
+    hi += 30000;
+  }
+  const x = scaleUtc().domain([new Date(lo), new Date(hi)]).range([m.left, width - m.right]);
+  const svg = svgChart(figure, `Loop timeline of ${model.name}`,
+    "One mark per event of the model's loop, coloured by kind; hover a mark for what happened.", width, height);
+  svg.append("g").attr("class", "axis").attr("transform", `translate(0,${height - 26})`)
+    .call(axisBottom(x).ticks(6).tickFormat(utcFormat(timeFormat(hi - lo))));
+  svg.append("g").selectAll("circle").data(events).join("circle")
+    .attr("cx", (e) => x(new Date(e.at))).attr("cy", 20).attr("r", 5)
+    .attr("fill", (e) => LOOP_COLORS[e.kind] || "#7f7f7f").attr("data-kind", (e) => e.kind)
+    .append("title").text((e) => `#${e.seq} ${e.kind} at ${time(e.at)}: ${e.summary}`);
+  const kinds = [...new Set(events.map((e) => e.kind))];
+  figure.append(legend(kinds.map((kind) => [kind, LOOP_COLORS[kind] || "#7f7f7f"])));
+  return figure;
+}
+
+function loopSection(model, loop) {
+  const box = el("div", undefined, "loop");
+  box.dataset.model = model.name;
+  box.append(el("h4", "Loop"), loopFacts(loop));
+  const events = loop.events || [];
+  if (events.length === 0) {
+    box.append(el("p", "No loop event yet.", "empty"));
+    return box;
+  }
+  box.append(loopStrip(model, events));
+  const list = el("ol", undefined, "timeline");
+  for (const event of events.slice().reverse()) {
+    const item = el("li");
+    item.dataset.kind = event.kind;
+    item.dataset.seq = String(event.seq);
+    const kind = el("span", event.kind, "kind");
+    kind.style.borderColor = LOOP_COLORS[event.kind] || "#7f7f7f";
+    item.append(el("time", time(event.at)), kind, el("span", event.summary, "what"));
+    list.append(item);
+  }
+  box.append(list);
+  return box;
+}
+
 function renderModels(data) {
   const root = document.getElementById("models");
   root.replaceChildren();
@@ -281,6 +365,8 @@ function renderModels(data) {
     const section = el("section");
     section.dataset.model = model.name;
     section.append(el("h3", model.name), modelTable(model, data), timeChart(model, data));
+    const loop = (data.loop || {})[model.name];
+    if (loop) section.append(loopSection(model, loop));
     root.append(section);
   }
 }
