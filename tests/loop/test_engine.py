@@ -163,7 +163,9 @@ def test_a_challenge_ended_by_a_person_is_recorded_and_left_alone(
     assert "v2 is archived, production is v1" in storage.loop.events(MODEL)[0].summary
 
 
-def test_a_model_held_by_another_loop_is_left_alone(storage: Storage, registry: Registry, stream: ShiftingStream) -> None:
+def test_a_model_held_by_another_loop_is_left_alone(
+    storage: Storage, registry: Registry, stream: ShiftingStream
+) -> None:
     production = register(registry, stream, "production")
     candidate = register(registry, stream, "challenger", weight=0.5)
     challenge(storage, production, candidate)

@@ -26,7 +26,8 @@ def _grow(counts: Counts, truth: str, predicted: str) -> Counts:
     else:
         table[predicted][1] += 1
         table[truth][2] += 1
-    return Counts(counts.n + 1, counts.correct + (truth == predicted), {c: (v[0], v[1], v[2]) for c, v in table.items()})
+    per_class = {c: (v[0], v[1], v[2]) for c, v in table.items()}
+    return Counts(counts.n + 1, counts.correct + (truth == predicted), per_class)
 
 
 def test_counts_agree_with_scikit_learn() -> None:

@@ -68,6 +68,14 @@ def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
 
 
+def _acted_on(policy: Policy, seen: Look) -> str | None:
+    """The new data a retrain takes in: the trigger's dataset is then no longer new."""
+    new = [f for f in seen.fired if f.kind == "new_data"]
+    if new:
+        return f"{new[0].evidence['dataset']}@{new[0].evidence['version']}"
+    return seen.data_seen
+
+
 def check_shared(settings: Settings) -> None:
     """Refuse a store that the training jobs' processes cannot see (``memory``)."""
     if scheme_of(settings.store) == "memory":
@@ -284,7 +292,7 @@ class Loop:
                          "dataset": seen.dataset}),
             phase="retraining",
             retrain=retrain,
-            data_seen=seen.dataset or seen.data_seen,
+            data_seen=_acted_on(policy, seen),
             cron_last=seen.cron_last,
             last_trigger={"at": _iso(now), "summary": summary, **triggered},
         )

@@ -6,6 +6,7 @@
     notebook = "notebooks/train.ipynb"      # the training job (relative to pyproject.toml)
     parameters = { model = "forest" }       # its parameters
     on_new_data = "customers"               # a new version of this datamart triggers a retrain
+    dataset = "customers"                   # the dataset whose newest version the job gets (default: on_new_data's)
     data_parameter = "datamart"             # the notebook parameter given "NAME@VERSION" (default)
     on_drift = { psi = 0.25, features = 3 } # PSI over 0.25 on 3+ features of production's traffic
     on_live = { precision = 0.85, recall = 0.85, min_labels = 200 }  # production's live figures below these
@@ -37,6 +38,7 @@ HINT = "docs/loop.md lists the keys of a loop policy"
 KEYS = (
     "notebook",
     "parameters",
+    "dataset",
     "data_parameter",
     "on_new_data",
     "on_drift",
@@ -90,6 +92,7 @@ class Policy:
     notebook: Path
     parameters: dict[str, Any] = field(default_factory=dict)
     data_parameter: str = "datamart"
+    dataset: str | None = None
     on_new_data: str | None = None
     on_drift: DriftTrigger | None = None
     on_live: LiveTrigger | None = None
@@ -111,6 +114,7 @@ class Policy:
             "notebook": str(self.notebook),
             "parameters": dict(self.parameters),
             "data_parameter": self.data_parameter,
+            "dataset": self.dataset,
             "on_new_data": self.on_new_data,
             "on_drift": vars(self.on_drift) if self.on_drift else None,
             "on_live": (
@@ -209,6 +213,16 @@ def _decide(reader: _Reader, value: Any) -> DecideRule:
     )
 
 
+def _dataset(reader: _Reader, key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    name = reader.text(key, value)
+    try:
+        return validate_name(name, "dataset name")
+    except InvalidNameError as exc:
+        raise reader.fail(key, f"does not name a dataset: {exc.message}") from None
+
+
 def parse_policy(model: str, table: Any, root: Path) -> Policy:
     """The policy of ``model`` from its table; relative paths are taken from ``root``."""
     try:
@@ -237,13 +251,7 @@ def parse_policy(model: str, table: Any, root: Path) -> Policy:
     data_parameter = reader.text("data_parameter", table.get("data_parameter", "datamart"))
     if not data_parameter.isidentifier():
         raise reader.fail("data_parameter", f"must be a notebook parameter name, not {data_parameter!r}")
-    on_new_data = None
-    if "on_new_data" in table:
-        on_new_data = reader.text("on_new_data", table["on_new_data"])
-        try:
-            validate_name(on_new_data, "dataset name")
-        except InvalidNameError as exc:
-            raise reader.fail("on_new_data", f"does not name a dataset: {exc.message}") from None
+    on_new_data, dataset = (_dataset(reader, key, table.get(key)) for key in ("on_new_data", "dataset"))
     schedule = None
     if "schedule" in table:
         from croniter import croniter
@@ -256,6 +264,7 @@ def parse_policy(model: str, table: Any, root: Path) -> Policy:
         notebook=notebook.resolve(),
         parameters=dict(parameters),
         data_parameter=data_parameter,
+        dataset=dataset or on_new_data,
         on_new_data=on_new_data,
         on_drift=_drift(reader, table["on_drift"]) if "on_drift" in table else None,
         on_live=_live(reader, table["on_live"]) if "on_live" in table else None,

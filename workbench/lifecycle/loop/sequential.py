@@ -91,7 +91,9 @@ def bernoulli_sequence(successes: int, trials: int, alpha: float) -> tuple[float
     def log_m(p: float) -> float:
         if (p <= 0.0 and successes) or (p >= 1.0 and failures):
             return math.inf
-        return prior - (successes * math.log(p) if successes else 0.0) - (failures * math.log1p(-p) if failures else 0.0)
+        hits = successes * math.log(p) if successes else 0.0
+        misses = failures * math.log1p(-p) if failures else 0.0
+        return prior - hits - misses
 
     estimate = successes / trials
     if log_m(estimate) >= limit:

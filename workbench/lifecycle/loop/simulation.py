@@ -83,8 +83,8 @@ class Answered:
 class Replay:
     """Replays a stream against ``url`` (a ``workbench serve``) for ``model``, with feedback.
 
-    Each row is sent with routing key ``row-<index>``, so the arm a row lands on is the
-    same in every run. ``answered`` keeps every row answered, in order.
+    Each request is sent with routing key ``row-<index of its first row>``, so the arm a row
+    lands on is the same in every run. ``answered`` keeps every row answered, in order.
     """
 
     url: str
@@ -104,21 +104,26 @@ class Replay:
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             return json.loads(response.read())
 
-    def send(self, start: int, count: int, *, feedback: bool = True) -> list[Answered]:
-        """Predict rows ``start`` to ``start + count - 1`` one request each, then send their labels in one call."""
+    def send(self, start: int, count: int, *, per_request: int = 1, feedback: bool = True) -> list[Answered]:
+        """Predict rows ``start`` to ``start + count - 1`` (``per_request`` rows a request, routed by the
+        first row's key), then send their labels in one feedback call."""
         X, y = self.stream.rows(start, count)
+        rows, truths = X.tolist(), y.tolist()
         sent: list[tuple[str, Answered]] = []
-        for offset, (row, truth) in enumerate(zip(X.tolist(), y.tolist(), strict=True)):
-            index = start + offset
-            answer = self._post(f"/v1/models/{self.model}/predict", {"instances": [row], "routing_key": f"row-{index}"})
-            seen = Answered(index, int(answer["version"]), str(answer["arm"]), int(answer["predictions"][0]), truth)
-            sent.append((answer["request_ids"][0], seen))
+        for first in range(0, count, per_request):
+            index = start + first
+            body = {"instances": rows[first : first + per_request], "routing_key": f"row-{index}"}
+            answer = self._post(f"/v1/models/{self.model}/predict", body)
+            for offset, (rid, prediction) in enumerate(zip(answer["request_ids"], answer["predictions"], strict=True)):
+                seen = Answered(index + offset, int(answer["version"]), str(answer["arm"]), int(prediction),
+                                truths[first + offset])
+                sent.append((rid, seen))
         if feedback and sent:
             body = {"request_ids": [rid for rid, _ in sent], "labels": [seen.truth for _, seen in sent]}
             self._post(f"/v1/models/{self.model}/feedback", body, token=True)
-        rows = [seen for _, seen in sent]
-        self.answered.extend(rows)
-        return rows
+        answered = [seen for _, seen in sent]
+        self.answered.extend(answered)
+        return answered
 
 
 def f1_macro(rows: list[Answered]) -> float:

@@ -37,8 +37,9 @@ class Fired:
 
 @dataclass(frozen=True)
 class Look:
-    """What one look at the triggers found: the triggers that fired, the newest dataset version
-    (``NAME@VERSION``, passed to the training job) and the state's reference points, advanced."""
+    """What one look at the triggers found: the triggers that fired, the newest version of the
+    policy's dataset (``NAME@VERSION``, passed to the training job) and the state's reference
+    points (the newest data acted on, the last cron time), advanced."""
 
     fired: list[Fired]
     dataset: str | None
@@ -46,22 +47,29 @@ class Look:
     cron_last: str | None
 
 
+def _newest(datamarts: DatamartStore, name: str | None) -> str | None:
+    versions = datamarts.versions(name) if name else []
+    return f"{name}@{versions[-1].version}" if versions else None
+
+
 def _new_data(policy: Policy, state: LoopState, datamarts: DatamartStore, production: ModelVersion | None) -> Look:
     name = policy.on_new_data
+    dataset = _newest(datamarts, policy.dataset)
     versions = datamarts.versions(name) if name else []
     if not name or not versions:
-        return Look([], None, state.data_seen, state.cron_last)
+        return Look([], dataset, state.data_seen, state.cron_last)
     newest = versions[-1]
     ref = f"{name}@{newest.version}"
+    dataset = ref if policy.dataset == name else dataset
     seen = state.data_seen
     if seen is None:
         trained_on = [d for d in (production.datasets if production else []) if d.get("name") == name]
         seen = f"{name}@{trained_on[-1].get('version')}" if trained_on else ref
     if ref == seen:
-        return Look([], ref, seen, state.cron_last)
+        return Look([], dataset, seen, state.cron_last)
     evidence = {"dataset": name, "version": newest.version, "previous": seen, "rows": newest.rows,
                 "created": newest.created}
-    return Look([Fired("new_data", f"new data: {ref} (after {seen})", evidence)], ref, seen, state.cron_last)
+    return Look([Fired("new_data", f"new data: {ref} (after {seen})", evidence)], dataset, seen, state.cron_last)
 
 
 def _drift(policy: Policy, log: PredictionLog, production: ModelVersion | None) -> list[Fired]:
