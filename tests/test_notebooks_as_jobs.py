@@ -16,6 +16,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "02-cython": {},
     "03-parallel": {},
     "04-features": {"cv": 2, "top": 5},
+    "05-loop": {},
+    "loop-train": {"rows": 400, "model_name": "job-loop"},
     "train": {"model": "forest", "n_estimators": 20, "model_name": "job-test"},
 }
 

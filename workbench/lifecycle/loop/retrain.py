@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.config import Settings
+from workbench.run_context import RUN_DIR_ENV, RUN_ID_ENV
 from workbench.errors import RunNotFoundError
 from workbench.lifecycle.loop.policy import Policy
 from workbench.storage.run_records import Run, utc_now
@@ -47,7 +48,8 @@ def start_job(policy: Policy, settings: Settings, run_id: str, parameters: dict[
         "run_id": run_id,
         "timeout": policy.timeout_s,
     }
-    env = {**os.environ, "WORKBENCH_HOME": str(settings.home), "WORKBENCH_STORE": settings.store}
+    env = {k: v for k, v in os.environ.items() if k not in (RUN_ID_ENV, RUN_DIR_ENV)}  # not a part of a caller's run
+    env.update(WORKBENCH_HOME=str(settings.home), WORKBENCH_STORE=settings.store)
     with (folder / f"{run_id}.log").open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "workbench.lifecycle.loop.job", json.dumps(spec)],

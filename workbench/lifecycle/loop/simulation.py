@@ -12,9 +12,9 @@ model retrained on rows after the shift recovers it. Rows are a pure function of
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -93,8 +93,30 @@ class Replay:
     stream: ShiftingStream
     timeout: float = 30.0
     answered: list[Answered] = field(default_factory=list)
+    post: Callable[[str, dict[str, Any]], Any] | None = None
+
+    @classmethod
+    def in_process(cls, service: Any, model: str, stream: ShiftingStream) -> Replay:
+        """A replay calling a :class:`~workbench.serving.service.PredictionService` of this process, not HTTP.
+
+        Each request's log records are written before the next request (a server under load
+        keeps a sample of the inputs for drift; this keeps them all, so a replay gives the same
+        figures every time). Call ``service.factory.refresh()`` between batches to pick up promotions.
+        """
+
+        def post(path: str, body: dict[str, Any]) -> Any:
+            route = service.route(model)
+            if not path.endswith("/predict"):
+                return asdict(service.feedback(route, body))
+            answer = service.predict(route, body)
+            service.writer.flush()
+            return answer
+
+        return cls("", "", model, stream, post=post)
 
     def _post(self, path: str, body: dict[str, Any], token: bool = False) -> Any:
+        if self.post is not None:
+            return self.post(path, body)
         headers = {"content-type": "application/json"}
         if token:
             headers["authorization"] = f"Bearer {self.token}"

@@ -119,6 +119,9 @@ class ModelLoop:
             "events": [e.to_dict() for e in self.events],
         }
 
+    def __repr__(self) -> str:
+        return str(self)
+
     def __str__(self) -> str:
         width = max(len(k) for k, _ in self.facts())
         lines = [self.model] + [f"  {k.ljust(width)}  {v}" for k, v in self.facts()]
@@ -156,6 +159,9 @@ class LoopStatus:
             for m in self.models
         ]
         return text_table(["model", "state", "last event"], rows)
+
+    def __repr__(self) -> str:
+        return str(self)
 
     def __str__(self) -> str:
         if not self.models:
