@@ -1,5 +1,5 @@
 """The same program on every backend: register a model, run a one-cell job, put and get a
-datamart, log and label a prediction. With Redis stopped, every step raises the one
+datamart, log and label a prediction, record a loop step. With Redis stopped, every step raises the one
 :class:`StorageUnavailableError` within the store's timeout."""
 
 from __future__ import annotations
@@ -46,12 +46,22 @@ def _steps(folder: Path) -> list[tuple[str, Callable[[], Any]]]:
         finally:
             log.close()
 
+    def loop_step() -> Any:
+        from workbench.storage import open_storage
+        from workbench.storage.loop_records import LoopEvent
+
+        with open_storage() as storage:
+            assert storage.loop.claim("tiny", "a-loop", 30)
+            state = storage.loop.state("tiny")
+            return storage.loop.commit(state, [LoopEvent("tiny", "paused", "by the program")], owner="a-loop")[0]
+
     return [
         ("register", lambda: wb.register(_model(), "tiny")),
         ("run a job", lambda: wb.jobs.run(_notebook(folder))),
         ("put a dataset", lambda: wb.datamart.put("rows", {"x": [1.0, 2.0]})),
         ("get a dataset", lambda: wb.datamart.get("rows", as_="numpy")),
         ("log and label", log_and_label),
+        ("loop step", loop_step),
     ]
 
 
@@ -63,6 +73,7 @@ def test_the_same_program_passes_on_every_backend(store_url: str, tmp_path: Path
     assert results["get a dataset"]["x"].tolist() == [1.0, 2.0]
     feedback, live = results["log and label"]
     assert (feedback.accepted, [(r.n, r.precision) for r in live]) == (1, [(1, 1.0)])
+    assert (results["loop step"].revision, results["loop step"].events) == (1, 1)
 
 
 @pytest.mark.timeout(120)
