@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.config import Settings
-from workbench.run_context import RUN_DIR_ENV, RUN_ID_ENV
 from workbench.errors import RunNotFoundError
 from workbench.lifecycle.loop.policy import Policy
+from workbench.run_context import RUN_DIR_ENV, RUN_ID_ENV
 from workbench.storage.run_records import Run, utc_now
 from workbench.storage.run_store import RunStore
 
