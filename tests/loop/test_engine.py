@@ -42,7 +42,7 @@ def test_new_data_fires_after_what_production_was_trained_on(
     wb.datamart.get(MODEL)  # read: the lineage of the next registration
     register(registry, stream, "production")
     production = registry.get(MODEL, stage="production")
-    assert production.datasets == [{"name": MODEL, "version": first.version}]
+    assert {"name": MODEL, "version": first.version} in production.datasets  # with whatever else this process read
     state = storage.loop.state(MODEL)
     seen = look(policy, state, datamarts=storage.datamarts, log=log, production=production)
     assert (seen.fired, seen.data_seen) == ([], first.ref)
