@@ -36,6 +36,7 @@ f1_macro = 0.55
 
 [tool.workbench.serving]
 drift_rows = 600
+drift_sample = 1.0
 """
 
 
