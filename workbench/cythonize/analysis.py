@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 
 from workbench.errors import UnsupportedConstructError
 
-# math functions with a libc equivalent; see codegen for the checks that keep Python's errors
-MATH_FUNCTIONS = frozenset(
-    {"sqrt", "exp", "log", "log10", "log2", "sin", "cos", "tan", "atan", "atan2", "tanh", "fabs", "hypot"}
-)
+# names Cython reads as its own statements or operators, whatever the context
+CYTHON_RESERVED = frozenset({"cdef", "cpdef", "ctypedef", "cimport", "include", "DEF", "IF", "ELIF", "ELSE", "sizeof",
+                             "NULL"})
 
 
 @dataclass
@@ -33,16 +32,24 @@ class Parsed:
     name: str
     node: ast.FunctionDef
     first_line: int
+    source: str = ""
     imports: list[str] = field(default_factory=list)
     constants: dict[str, int | float | bool | str] = field(default_factory=dict)
     math_modules: set[str] = field(default_factory=set)
     numpy_modules: set[str] = field(default_factory=set)
-    math_names: dict[str, str] = field(default_factory=dict)  # notebook name -> math function
+    # notebook name -> (module, attribute) for functions imported from math or numpy
+    imported_names: dict[str, tuple[str, str]] = field(default_factory=dict)
     calls: set[str] = field(default_factory=set)  # helpers it calls
 
     def line(self, node: ast.AST) -> int:
         """Line of ``node`` in the cell or file that defines the function."""
         return self.first_line + getattr(node, "lineno", 1) - 1
+
+    def text(self, line: int) -> str:
+        """The user's source of ``line`` (a line of the cell or file), stripped."""
+        lines = self.source.splitlines()
+        index = line - self.first_line
+        return lines[index].strip() if 0 <= index < len(lines) else ""
 
 
 def _refuse(parsed_name: str, line: int, reason: str) -> UnsupportedConstructError:
@@ -71,7 +78,7 @@ def parse(func: object, helpers: Collection[str] = ()) -> Parsed:
     if isinstance(node, ast.AsyncFunctionDef):
         raise _refuse(name, first, "an async function")
     assert isinstance(node, ast.FunctionDef)
-    parsed = Parsed(func, name, node, first)
+    parsed = Parsed(func, name, node, first, source)
     if node.decorator_list:
         raise _refuse(name, first, "a decorated function; compile the undecorated one")
     args = node.args
@@ -96,6 +103,9 @@ def _unsupported(node: ast.AST) -> str | None:
         return f"global {', '.join(node.names)}: the compiled module cannot rebind notebook globals"
     if isinstance(node, ast.Nonlocal):
         return f"nonlocal {', '.join(node.names)}: a closure over a mutable cell"
+    name = node.id if isinstance(node, ast.Name) else node.arg if isinstance(node, ast.arg) else None
+    if name in CYTHON_RESERVED:
+        return f"the name {name!r} is a word Cython reserves; rename it"
     return None
 
 
@@ -145,8 +155,8 @@ def _resolve_globals(parsed: Parsed, helpers: set[str]) -> None:
         elif _importable(value):
             module, attr = value.__module__, value.__name__
             parsed.imports.append(f"from {module} import {attr}" + ("" if attr == name else f" as {name}"))
-            if module == "math" and attr in MATH_FUNCTIONS:
-                parsed.math_names[name] = attr
+            if module in {"math", "numpy"}:
+                parsed.imported_names[name] = (module, attr)
         elif isinstance(value, types.FunctionType):
             raise _refuse(
                 parsed.name,
@@ -172,4 +182,4 @@ def _importable(value: object) -> bool:
         return False
 
 
-__all__ = ["MATH_FUNCTIONS", "Parsed", "local_names", "parse"]
+__all__ = ["Parsed", "local_names", "parse"]

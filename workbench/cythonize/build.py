@@ -19,6 +19,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -152,7 +153,11 @@ def _compile(source: str, name: str, folder: Path, flags: tuple[str, ...]) -> No
         pyx.write_text(source, encoding="utf-8")
         _run([sys.executable, "-m", "cython", "-3", "--annotate", "-o", c_file.name, pyx.name], "Cython", tmp)
         include = sysconfig.get_paths()["include"]
-        _run([*compiler(), *flags, f"-I{include}", c_file.name, "-o", so.name, "-lm"], "the C compiler", tmp)
+        try:
+            _run([*compiler(), *flags, f"-I{include}", c_file.name, "-o", so.name, "-lm"], "the C compiler", tmp)
+        except CompileError as exc:
+            output = _with_pyx_lines(exc.fields.get("output", ""), c_file.read_text(encoding="utf-8"), pyx.name)
+            raise CompileError(exc.message, stage="the C compiler", output=output) from exc
         meta = {"module": name, "flags": list(flags), **versions()}
         atomic_write_bytes(tmp / "build.json", json.dumps(meta, indent=2).encode())
         try:
@@ -162,6 +167,25 @@ def _compile(source: str, name: str, folder: Path, flags: tuple[str, ...]) -> No
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_C_LOCATION = re.compile(r"^[\w.]+\.c:(\d+):\d+: (?:fatal )?error: (.*)$", re.MULTILINE)
+_PYX_MARKER = re.compile(r'/\* "[^"]+\.pyx":(\d+)')
+
+
+def _with_pyx_lines(output: str, c_source: str, pyx_name: str) -> str:
+    """The C compiler's errors, each followed by the ``.pyx`` line its C code was generated
+    from (Cython marks C code with the line it comes from), as Cython would name it."""
+    lines = c_source.splitlines()
+    found = []
+    for match in _C_LOCATION.finditer(output):
+        c_line = int(match.group(1))
+        pyx_line = next(
+            (int(m.group(1)) for text in reversed(lines[:c_line]) if (m := _PYX_MARKER.search(text))), None
+        )
+        if pyx_line is not None:
+            found.append(f"{pyx_name}:{pyx_line}:0: {match.group(2)}")
+    return "\n".join([output, *found])
 
 
 __all__ = ["CFLAGS", "Build", "build", "cache_key", "cache_root", "compiler", "module_name", "versions"]

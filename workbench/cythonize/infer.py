@@ -1,11 +1,13 @@
 """Type inference: argument types from a sample call, local types from their assignments.
 
-Locals are typed by a fixed point over the function's assignments (an int then a float
-makes a double; any other mix leaves a Python object). An argument or local holding an
-array becomes a typed memoryview only when every use of it is one a memoryview supports
-with the same meaning (indexing with integers, ``.shape[k]``, ``len``, a ``for`` loop
-over a 1-D array, returning a local array); otherwise it stays a Python object and the
-report says which use kept it.
+Locals are typed by a fixed point over the function's bindings (an int then a float
+makes a double; any other mix leaves a Python object). Arrays, whether arguments or made
+in the function (``np.zeros``, ``np.full``, ``np.arange``...), become typed memoryviews.
+A memoryview is indexed, measured (``shape``, ``size``, ``ndim``, ``dtype``, ``len``) and
+looped over in C; anywhere else it is handed to Python as the NumPy array it views
+(``np.asarray``), which is the same data with the same dtype and shape. Only uses that
+would change meaning keep an array a Python object (an argument rebound or returned, an
+``is`` comparison, a list read as an array written to); the report says which.
 """
 
 from __future__ import annotations
@@ -16,28 +18,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workbench.cythonize.analysis import MATH_FUNCTIONS, Parsed
-from workbench.cythonize.typesys import (
-    BOOL,
-    CHAR,
-    FLOAT,
-    INT,
-    OBJECT,
-    STR,
-    CType,
-    arithmetic,
-    array_type,
-    unify,
-)
+from workbench.cythonize import idioms
+from workbench.cythonize.analysis import Parsed
+from workbench.cythonize.typesys import BOOL, CHAR, FLOAT, INT, OBJECT, STR, CType, Why, arithmetic, array_type, unify
+from workbench.cythonize.uses import NATIVE, PYTHON, misused_arrays
 
-_OPS = {
+OPS = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
     ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>",
 }
-_ALLOCATORS = {"zeros", "empty", "ones"}
-_LIKE = {"zeros_like", "empty_like", "ones_like"}
-_DTYPE_NAMES = {"float": "float64", "int": "int64"}
-_MATH_CONSTANTS = {"pi", "e", "tau", "inf", "nan"}
+# int ** these literal exponents is an int in Python too; written out as multiplications
+SMALL_POWERS = (2, 3)
 
 
 @dataclass
@@ -47,8 +38,31 @@ class Inferred:
     params: dict[str, CType]
     locals: dict[str, CType]
     returns: CType
-    left: dict[str, str] = field(default_factory=dict)  # name -> why it stays a Python object
+    left: dict[str, Why] = field(default_factory=dict)  # name -> why it stays a Python object
     calls: dict[str, list[ast.Call]] = field(default_factory=dict)  # helper -> its call sites
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One place a name gets a value: its type (None while not known) and where it comes from."""
+
+    target: ast.Name
+    type: CType | None
+    source: ast.AST  # the expression giving the value (the statement for ``x += ...``)
+    statement: ast.stmt | ast.comprehension
+
+
+@dataclass(frozen=True)
+class Loop:
+    """How a ``for`` loop compiles: range, array, str, enumerate, zip, or python (left to Python).
+
+    ``iterables`` are range's arguments, or the arrays and strings looped over.
+    """
+
+    kind: str
+    iterables: tuple[ast.expr, ...] = ()
+    start: ast.expr | None = None  # enumerate's start
+    literal_step: bool = True  # range: no step, or a literal one (Cython loops in C only then)
 
 
 def list_allocation(node: ast.BinOp) -> tuple[int | float, ast.expr] | None:
@@ -64,26 +78,36 @@ def list_allocation(node: ast.BinOp) -> tuple[int | float, ast.expr] | None:
     return None
 
 
-def _scalar(t: CType) -> CType:
+def scalar(t: CType) -> CType:
     """Locals holding array items use the widest type of their kind."""
-    if t.kind == "int":
-        return INT
-    return t
+    return INT if t.kind == "int" else t
 
 
-class _Inference:
+def dtype_name(name: str) -> str | None:
+    """NumPy's name for a dtype spelled ``name`` (``"float"`` -> ``"float64"``), None if unknown."""
+    try:
+        return np.dtype(idioms.DTYPE_BUILTINS.get(name, name)).name
+    except TypeError:
+        return None
+
+
+class Inference:
+    """Types of one function's names and expressions (``run`` infers; the rest reads)."""
+
     def __init__(
         self,
         parsed: Parsed,
         params: Mapping[str, CType],
         helper_returns: Mapping[str, CType],
-        left: Mapping[str, str] | None = None,
+        left: Mapping[str, Why] | None = None,
+        helper_params: Mapping[str, Mapping[str, CType]] | None = None,
     ) -> None:
         self.parsed = parsed
         self.params = dict(params)
         self.helper_returns = helper_returns
+        self.helper_params = helper_params or {}
         self.env: dict[str, CType] = {}
-        self.left: dict[str, str] = dict(left or {})
+        self.left: dict[str, Why] = dict(left or {})
         for name in self.left:
             if name in self.params:
                 self.params[name] = OBJECT
@@ -105,28 +129,15 @@ class _Inference:
                 return FLOAT
             return STR if isinstance(value, str) else OBJECT
         if isinstance(node, ast.Name):
+            if node.id in self.left:
+                return OBJECT
             if node.id in self.env:
                 return self.env[node.id]
             if node.id in self.parsed.constants:
-                value = self.parsed.constants[node.id]
-                return self.type_of(ast.Constant(value))
-            return None if self._is_local(node.id) else OBJECT
+                return self.type_of(ast.Constant(self.parsed.constants[node.id]))
+            return None if node.id in self.assigned else OBJECT
         if isinstance(node, ast.BinOp):
-            filled = list_allocation(node)
-            if filled is not None:
-                size = self.type_of(filled[1])
-                if size is None:
-                    return None
-                if size.kind != "int":
-                    return OBJECT
-                typed = array_type(np.dtype("float64" if isinstance(filled[0], float) else "int64"), 1)
-                assert typed is not None
-                return CType(typed.decl, "array", typed.item, 1, typed.dtype, from_list=True)
-            left, right = self.type_of(node.left), self.type_of(node.right)
-            if left is None or right is None:
-                return None
-            op = _OPS.get(type(node.op))
-            return arithmetic(op, left, right) if op else OBJECT
+            return self._binop(node)
         if isinstance(node, ast.UnaryOp):
             operand = self.type_of(node.operand)
             if operand is None:
@@ -141,27 +152,46 @@ class _Inference:
         if isinstance(node, ast.BoolOp):
             return self._same([self.type_of(v) for v in node.values])
         if isinstance(node, ast.Compare):
-            types = [self.type_of(v) for v in [node.left, *node.comparators]]
-            if any(t is None for t in types):
-                return None
-            if all(t is not None and (t.is_numeric or t.kind == "char") for t in types):
-                return BOOL
-            return OBJECT
+            return self._compare(node)
         if isinstance(node, ast.IfExp):
             body, orelse = self.type_of(node.body), self.type_of(node.orelse)
             return None if body is None or orelse is None else unify(body, orelse)
         if isinstance(node, ast.Call):
-            return self._call(node)
+            return self.call_type(node)[0]
         if isinstance(node, ast.Subscript):
             return self._subscript(node)
         if isinstance(node, ast.Attribute):
-            if isinstance(node.value, ast.Name) and node.value.id in self.parsed.math_modules:
-                return FLOAT if node.attr in _MATH_CONSTANTS else OBJECT
-            owner = self.type_of(node.value)
-            if owner is not None and owner.kind == "array" and node.attr in {"ndim", "size"}:
+            if idioms.module_constant(self.parsed, node) is not None:
+                return FLOAT
+            owner = self.view(node.value)
+            if owner is not None and node.attr in {"ndim", "size"}:
                 return INT
-            return OBJECT
+            return None if owner is None and self.type_of(node.value) is None else OBJECT
         return OBJECT
+
+    def _binop(self, node: ast.BinOp) -> CType | None:
+        filled = list_allocation(node)
+        if filled is not None:
+            size = self.type_of(filled[1])
+            if size is None:
+                return None
+            if size.kind != "int":
+                return OBJECT
+            typed = array_type(np.dtype("float64" if isinstance(filled[0], float) else "int64"), 1)
+            assert typed is not None
+            return CType(typed.decl, "array", typed.item, 1, typed.dtype, from_list=True)
+        left, right = self.type_of(node.left), self.type_of(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, ast.Pow) and left.kind in {"int", "bool"} and self.small_power(node):
+            return INT
+        op = OPS.get(type(node.op))
+        return arithmetic(op, left, right) if op else OBJECT
+
+    @staticmethod
+    def small_power(node: ast.BinOp) -> bool:
+        """``n ** 2`` or ``n ** 3``: an int in Python, written out as multiplications."""
+        return isinstance(node.op, ast.Pow) and idioms.constant_int(node.right) in SMALL_POWERS
 
     def _same(self, types: list[CType | None]) -> CType | None:
         if any(t is None for t in types):
@@ -169,96 +199,203 @@ class _Inference:
         first = types[0]
         return first if first is not None and first.is_c and all(t == first for t in types) else OBJECT
 
-    def _is_local(self, name: str) -> bool:
-        return name in self.assigned
-
-    def _call(self, node: ast.Call) -> CType | None:
-        args = [self.type_of(a) for a in node.args]
-        func = node.func
-        if node.keywords and not self._numpy_func(func):
-            return OBJECT
-        if self.math_function(func) and args and all(a is not None and a.is_numeric for a in args):
-            return FLOAT
-        if any(a is None for a in args):
+    def _compare(self, node: ast.Compare) -> CType | None:
+        operands = [node.left, *node.comparators]
+        types = [self.type_of(v) for v in operands]
+        if any(t is None for t in types):
             return None
+        for i, op in enumerate(node.ops):
+            left, right, lt, rt = operands[i], operands[i + 1], types[i], types[i + 1]
+            assert lt is not None and rt is not None
+            if isinstance(op, ast.In | ast.NotIn):
+                if not (lt.kind == "char" and isinstance(right, ast.Constant) and isinstance(right.value, str)):
+                    return OBJECT
+            elif isinstance(op, ast.Is | ast.IsNot):
+                return OBJECT
+            elif {lt.kind, rt.kind} & {"char", "str"}:
+                # a character against a character or a one-character literal
+                if not (_one_char(left, lt) and _one_char(right, rt)):
+                    return OBJECT
+            elif not (lt.is_numeric and rt.is_numeric):
+                return OBJECT
+        return BOOL
+
+    def call_type(self, node: ast.Call) -> tuple[CType | None, str]:
+        """The call's type, and when it is a Python object, why (for the report)."""
+        func = node.func
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            return OBJECT, "a call with * or ** arguments"
+        numpy = idioms.numpy_name(self.parsed, func)
+        if numpy in idioms.ALLOCATORS | idioms.LIKE:
+            assert numpy is not None
+            return self._allocation(numpy, node)
+        if numpy in {"copy", "asarray", "ascontiguousarray"}:
+            assert numpy is not None
+            return self._array_copy(numpy, node)
+        args = [self.type_of(a) for a in node.args]
+        function = idioms.scalar_function(self.parsed, func)
+        if function is not None or numpy in idioms.NUMPY_ABS:
+            if any(a is None for a in args):
+                return None, ""
+            arity = function.arity if function else 1
+            if node.keywords or len(args) != arity or not all(a is not None and a.is_numeric for a in args):
+                return OBJECT, f"{ast.unparse(func)}() of something other than {arity} C number(s)"
+            if function is None or (function.result == "int" and all(a.kind != "float" for a in args if a)):
+                return (FLOAT if any(a.kind == "float" for a in args if a) else INT), ""
+            return {"float": FLOAT, "int": INT, "bool": BOOL}[function.result], ""
+        if node.keywords:
+            return OBJECT, f"{ast.unparse(func)}() with keyword arguments"
+        if isinstance(func, ast.Attribute) and not node.args:
+            owner = self.type_of(func.value)
+            if owner is None:
+                return None, ""
+            if owner.kind == "char" and func.attr in idioms.CHAR_PREDICATES:
+                return BOOL, ""
+            view = self.view(func.value)
+            if view is not None and func.attr == "copy":
+                return array_type(np.dtype(view.dtype), view.ndim, "C"), ""
+        if any(a is None for a in args):
+            return None, ""
         if isinstance(func, ast.Name):
             if func.id in self.parsed.calls:
-                return self.helper_returns.get(func.id)
-            if func.id == "abs" and len(args) == 1 and args[0] is not None and args[0].is_numeric:
-                return INT if args[0].kind == "bool" else args[0]
-            if func.id == "len" and len(args) == 1:
-                return INT
-            if func.id == "float" and len(args) == 1 and args[0] is not None and args[0].is_numeric:
-                return FLOAT
-            if func.id == "int" and len(args) == 1 and args[0] is not None and args[0].is_numeric:
-                return INT
-            if func.id in {"min", "max"} and len(args) >= 2:
-                result: CType | None = None
-                for a in args:
-                    assert a is not None
-                    if not a.is_numeric:
-                        return OBJECT
-                    result = unify(result, INT if a.kind == "bool" else a)
-                return result
-        allocator = self._numpy_func(func)
-        if allocator:
-            return self._allocation(allocator, node)
-        return OBJECT
+                returned = self.helper_returns.get(func.id)
+                return returned, f"{func.id}() returns a Python object"
+            typed = self._builtin(func.id, [a for a in args if a is not None])
+            if typed is not None:
+                return typed, f"{func.id}() of {', '.join(a.describe() for a in args if a)}"
+        return OBJECT, f"{ast.unparse(func)}() is a Python call"
 
-    def math_function(self, func: ast.AST) -> str | None:
-        """The math function a call target names (``math.sqrt`` or an imported ``sqrt``)."""
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-            if func.value.id in self.parsed.math_modules and func.attr in MATH_FUNCTIONS:
-                return func.attr
-        if isinstance(func, ast.Name) and func.id in self.parsed.math_names:
-            return self.parsed.math_names[func.id]
-        return None
-
-    def _numpy_func(self, func: ast.AST) -> str | None:
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-            if func.value.id in self.parsed.numpy_modules and func.attr in _ALLOCATORS | _LIKE:
-                return func.attr
-        return None
-
-    def _allocation(self, allocator: str, node: ast.Call) -> CType:
-        """``np.zeros(n)``, ``np.empty((n, m), dtype=...)``, ``np.zeros_like(X)``: a C-contiguous array."""
-        keywords = {k.arg: k.value for k in node.keywords}
-        if set(keywords) - {"dtype"} or len(node.args) != 1:
-            return OBJECT
-        if allocator in _LIKE:
-            source = self.type_of(node.args[0])
-            if keywords or source is None or source.kind != "array" or source.from_list:
+    @staticmethod
+    def _builtin(name: str, args: list[CType]) -> CType | None:
+        numeric = bool(args) and all(a.is_numeric for a in args)
+        if name == "abs" and len(args) == 1:
+            return (INT if args[0].kind == "bool" else args[0]) if numeric else OBJECT
+        if name == "len" and len(args) == 1:
+            return INT
+        if name == "float" and len(args) == 1:
+            return FLOAT if numeric else OBJECT
+        if name == "int" and len(args) == 1:
+            return INT if numeric else OBJECT
+        if name == "ord" and len(args) == 1:
+            return INT if args[0].kind == "char" else OBJECT
+        if name in {"min", "max"} and len(args) >= 2:
+            if not numeric:
                 return OBJECT
-            like = array_type(np.dtype(source.dtype), source.ndim, "C" if source.decl.endswith("::1]") else "")
-            return like or OBJECT
-        shape = node.args[0]
-        dims = shape.elts if isinstance(shape, ast.Tuple) else [shape]
-        if not all((t := self.type_of(d)) is not None and t.kind == "int" for d in dims):
-            return OBJECT
-        dtype = self._dtype(keywords.get("dtype"))
-        typed = array_type(np.dtype(dtype), len(dims)) if dtype else None
-        return typed or OBJECT
-
-    def _dtype(self, node: ast.AST | None) -> str | None:
-        if node is None:
-            return "float64"
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, ast.Name) and node.id in _DTYPE_NAMES:
-            return _DTYPE_NAMES[node.id]
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if node.value.id in self.parsed.numpy_modules:
-                return node.attr
+            result: CType | None = None
+            for a in args:
+                result = unify(result, INT if a.kind == "bool" else a)
+            return result
         return None
+
+    def _allocation(self, name: str, node: ast.Call) -> tuple[CType | None, str]:
+        """``np.zeros((n, m))``, ``np.full(n, np.inf)``, ``np.zeros_like(X)``, ``np.arange(n)``..."""
+        keywords = {k.arg: k.value for k in node.keywords if k.arg}
+        args = list(node.args)
+        call = f"np.{name}"
+        positional = {"full": 3, "full_like": 3, "arange": 3, "linspace": 3}.get(name, 2)
+        if set(keywords) - {"dtype"} or len(args) > positional or not args:
+            extra = ", ".join(sorted(set(keywords) - {"dtype"})) or "its arguments"
+            return OBJECT, f"{call}() with {extra}: only a shape, a dtype (and a fill value) are compiled"
+        dtype_node = keywords.get("dtype")
+        if name in {"zeros", "empty", "ones", "zeros_like", "empty_like", "ones_like"} and len(args) == 2:
+            dtype_node = args.pop()
+        if name in {"full", "full_like"} and len(args) == 3:
+            dtype_node = args.pop()
+        if name in {"arange", "linspace"}:
+            types = [self.type_of(a) for a in args]
+            if any(t is None for t in types):
+                return None, ""
+            if not all(t is not None and t.is_numeric for t in types):
+                return OBJECT, f"{call}() of something other than C numbers"
+            if name == "linspace" and (len(args) < 2 or (len(args) == 3 and types[2] != INT)):
+                return OBJECT, "np.linspace() needs a start, a stop and an int count"
+            default = "float64" if name == "linspace" or any(t.kind == "float" for t in types if t) else "int64"
+            return self._typed(call, dtype_node, default, 1, "C")
+        if name in idioms.LIKE:
+            source = self.view(args[0])
+            if source is None:
+                known = self.type_of(args[0])
+                return (None, "") if known is None else (OBJECT, f"{call}() of a Python object")
+            layout = "C" if source.decl.endswith("::1]") else ""
+            return self._typed(call, dtype_node, source.dtype, source.ndim, layout)
+        dims = self.shape_dims(args[0])
+        if dims is None:
+            return OBJECT, f"the shape {ast.unparse(args[0])} is not a tuple of sizes"
+        types = [self.type_of(d) if isinstance(d, ast.AST) else INT for d in dims]
+        if any(t is None for t in types):
+            return None, ""
+        bad = next((d for d, t in zip(dims, types, strict=True) if t is not None and t.kind != "int"), None)
+        if bad is not None:
+            text = ast.unparse(bad) if isinstance(bad, ast.AST) else str(bad)
+            return OBJECT, f"the size {text} in the shape is not a C integer"
+        default = "float64"
+        if name == "full":
+            fill = self.type_of(args[1])
+            if fill is None:
+                return None, ""
+            default = {"int": "int64", "float": "float64"}.get(fill.kind, "")
+            if not default and dtype_node is None:
+                return OBJECT, f"np.full() with a fill value that is a {fill.describe()}"
+        return self._typed(call, dtype_node, default, len(dims), "C")
+
+    def _typed(
+        self, call: str, dtype_node: ast.AST | None, default: str, ndim: int, layout: str
+    ) -> tuple[CType | None, str]:
+        dtype = default if dtype_node is None else self.dtype_of(dtype_node)
+        if dtype is None:
+            return OBJECT, f"{call}() with dtype={ast.unparse(dtype_node) if dtype_node else '?'}, not a known dtype"
+        typed = array_type(np.dtype(dtype), ndim, layout)
+        if typed is None:
+            return OBJECT, f"{call}() makes a {dtype} array, which has no typed memoryview here"
+        return typed, ""
+
+    def dtype_of(self, node: ast.AST) -> str | None:
+        """The dtype a ``dtype=`` argument names: ``float``, ``"int32"``, ``np.float32``, ``X.dtype``."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return dtype_name(node.value)
+        if isinstance(node, ast.Name) and node.id in {"float", "int", "bool", "complex"}:
+            return dtype_name(node.id)
+        found = idioms.module_attribute(self.parsed, node)
+        if found is not None and found[0] == "numpy":
+            return dtype_name(found[1])
+        if isinstance(node, ast.Attribute) and node.attr == "dtype":
+            view = self.view(node.value)
+            return view.dtype if view is not None else None
+        return None
+
+    def _array_copy(self, name: str, node: ast.Call) -> tuple[CType | None, str]:
+        """``np.copy(X)``, ``np.asarray(X)``, ``np.ascontiguousarray(X)`` of a typed array."""
+        if len(node.args) != 1 or node.keywords:
+            return OBJECT, f"np.{name}() with more than the array"
+        source = self.view(node.args[0])
+        if source is None:
+            return (None, "") if self.type_of(node.args[0]) is None else (OBJECT, f"np.{name}() of a Python object")
+        if name == "asarray" and not source.from_list:
+            return source, ""
+        layout = "C" if name == "ascontiguousarray" or source.decl.endswith("::1]") else ""
+        return array_type(np.dtype(source.dtype), source.ndim, layout), ""
+
+    def shape_dims(self, node: ast.AST) -> list[ast.expr | int] | None:
+        """The sizes a shape argument lists: ``(n, m)``, ``n``, ``X.shape`` (as its axes)."""
+        if isinstance(node, ast.Tuple | ast.List):
+            return None if any(isinstance(e, ast.Starred) for e in node.elts) else list(node.elts)
+        owner = idioms.shape_owner(node)
+        if owner is None and isinstance(node, ast.Subscript):
+            owner = idioms.shape_owner(node.value)
+        if owner is not None:
+            view = self.view(owner) if isinstance(owner, ast.Name) else None
+            axes = idioms.shape_axes(node, view.ndim) if view is not None else None
+            return list(axes) if axes is not None else None
+        return [node] if isinstance(node, ast.expr) else None
 
     def _subscript(self, node: ast.Subscript) -> CType | None:
         value = node.value
-        if isinstance(value, ast.Attribute) and value.attr == "shape":
-            owner = self.type_of(value.value)
-            index = self.type_of(node.slice)
-            if owner is None or index is None:
-                return None
-            return INT if owner.kind == "array" and index.kind == "int" else OBJECT
+        owner = idioms.shape_owner(value)
+        if owner is not None:
+            view, index = self.view(owner), self.type_of(node.slice)
+            if view is None or index is None:
+                return None if self.type_of(owner) is None or index is None else OBJECT
+            return INT if index.kind == "int" else OBJECT
         container = self.type_of(value)
         indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         index_types = [self.type_of(i) for i in indices]
@@ -268,34 +405,49 @@ class _Inference:
             return OBJECT
         if container.kind == "array" and len(indices) <= container.ndim:
             result = container.sub(len(indices))
-            return _scalar(result) if result.kind != "array" else result
+            return scalar(result) if result.kind != "array" else result
         if container.kind == "str" and len(indices) == 1:
             return CHAR
         return OBJECT
 
+    def view(self, node: ast.AST) -> CType | None:
+        """The memoryview type of an expression that is a typed memoryview: a typed array
+        name, or one indexed by fewer C integers than it has dimensions."""
+        if isinstance(node, ast.Name):
+            t = self.type_of(node)
+            return t if t is not None and t.kind == "array" else None
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            base = self.view(node.value)
+            if base is None:
+                return None
+            indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            typed = all((t := self.type_of(i)) is not None and t.kind == "int" for i in indices)
+            if typed and len(indices) < base.ndim:
+                return base.sub(len(indices))
+        return None
+
     # statements ---------------------------------------------------------------------
     def run(self) -> Inferred:
         while True:
-            self.env = {name: t for name, t in self.params.items()}
+            self.env = dict(self.params)
             for _ in range(50):
                 before = dict(self.env)
                 for stmt in ast.walk(self.parsed.node):
-                    self._bind(stmt)
+                    for binding in self.bindings(stmt):
+                        self._assign(binding.target.id, binding.type)
                 if before == self.env:
                     break
-            bad = self._misused_arrays()
+            bad = misused_arrays(self)
             if not bad:
                 break
-            for name, reason in bad.items():
-                self.left[name] = reason
+            for name, why in bad.items():
+                self.left[name] = why
                 if name in self.params:
                     self.params[name] = OBJECT
         locals_ = {
             name: t for name, t in self.env.items()
             if name not in self.params and name not in self.left and t.kind != "object"
         }
-        for name in self.assigned - set(locals_) - set(self.params) - set(self.left):
-            self.left[name] = "assigned a Python object"
         returns: CType | None = None
         for sub in ast.walk(self.parsed.node):
             if isinstance(sub, ast.Return):
@@ -307,148 +459,172 @@ class _Inference:
                 calls.setdefault(sub.func.id, []).append(sub)
         return Inferred(self.params, locals_, returns or OBJECT, self.left, calls)
 
-    def _assign(self, target: ast.AST, value: CType | None) -> None:
-        if isinstance(target, ast.Name):
-            if target.id in self.params or target.id in self.left:
-                return
-            if value is None:
-                return
-            current = self.env.get(target.id)
-            self.env[target.id] = unify(current, _scalar(value) if value.kind != "array" else value)
-        elif isinstance(target, ast.Tuple | ast.List):
-            for element in target.elts:
-                self._assign(element, OBJECT)
-        elif isinstance(target, ast.Starred):
-            self._assign(target.value, OBJECT)
+    def _assign(self, name: str, value: CType | None) -> None:
+        if name in self.params or name in self.left or value is None:
+            return
+        self.env[name] = unify(self.env.get(name), scalar(value) if value.kind != "array" else value)
 
-    def _bind(self, stmt: ast.AST) -> None:
+    def bindings(self, stmt: ast.AST) -> list[Binding]:
+        """Every name ``stmt`` binds, with the type it gives it."""
         if isinstance(stmt, ast.Assign):
-            for target in stmt.targets:
-                if isinstance(target, ast.Tuple) and isinstance(stmt.value, ast.Tuple):
-                    if len(target.elts) == len(stmt.value.elts):
-                        for t, v in zip(target.elts, stmt.value.elts, strict=True):
-                            self._assign(t, self.type_of(v))
-                        continue
-                self._assign(target, self.type_of(stmt.value))
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            self._assign(stmt.target, self.type_of(stmt.value))
-        elif isinstance(stmt, ast.AugAssign):
-            op = _OPS.get(type(stmt.op))
-            current, value = self.type_of(stmt.target), self.type_of(stmt.value)
-            if current is not None and value is not None:
-                self._assign(stmt.target, arithmetic(op, current, value) if op else OBJECT)
-        elif isinstance(stmt, ast.For):
-            self._assign(stmt.target, self._loop_item(stmt.iter))
-        elif isinstance(stmt, ast.comprehension | ast.withitem | ast.NamedExpr):
-            bound: ast.expr | None = stmt.optional_vars if isinstance(stmt, ast.withitem) else stmt.target
-            if bound is not None:
-                self._assign(bound, OBJECT)
+            return [b for target in stmt.targets for b in self._targets(target, stmt.value, stmt)]
+        if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            return self._targets(stmt.target, stmt.value, stmt)
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            value = self._binop(ast.BinOp(ast.Name(stmt.target.id, ast.Load()), stmt.op, stmt.value))
+            return [Binding(stmt.target, value, stmt, stmt)]
+        if isinstance(stmt, ast.For):
+            loop = self.loop(stmt)
+            if loop is None:
+                return [Binding(n, None, stmt.iter, stmt) for n in _names(stmt.target)]
+            items = self.loop_items(loop)
+            if isinstance(stmt.target, ast.Name) and len(items) == 1:
+                return [Binding(stmt.target, items[0], stmt.iter, stmt)]
+            if isinstance(stmt.target, ast.Tuple) and len(items) == len(stmt.target.elts) > 1:
+                return [Binding(n, t, stmt.iter, stmt) for n, t in zip(stmt.target.elts, items, strict=True)
+                        if isinstance(n, ast.Name)]
+            return [Binding(n, OBJECT, stmt.iter, stmt) for n in _names(stmt.target)]
+        if isinstance(stmt, ast.comprehension):
+            return [Binding(n, OBJECT, stmt.iter, stmt) for n in _names(stmt.target)]
+        if isinstance(stmt, ast.withitem) and stmt.optional_vars is not None:
+            statement = self.parents.get(stmt)
+            assert isinstance(statement, ast.With)
+            return [Binding(n, OBJECT, stmt.context_expr, statement) for n in _names(stmt.optional_vars)]
+        if isinstance(stmt, ast.NamedExpr):
+            return [Binding(stmt.target, OBJECT, stmt, self._statement(stmt))]
+        return []
 
-    def _loop_item(self, iterable: ast.AST) -> CType | None:
-        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and iterable.func.id == "range":
-            if iterable.keywords or not 1 <= len(iterable.args) <= 3:
-                return OBJECT
+    def _statement(self, node: ast.AST) -> ast.stmt:
+        while not isinstance(node, ast.stmt):
+            node = self.parents[node]
+        return node
+
+    def _targets(self, target: ast.AST, value: ast.expr, stmt: ast.stmt) -> list[Binding]:
+        if isinstance(target, ast.Name):
+            return [Binding(target, self.type_of(value), value, stmt)]
+        if isinstance(target, ast.Subscript | ast.Attribute):
+            return []  # an element or attribute of something: binds no name
+        if not isinstance(target, ast.Tuple | ast.List):
+            return [Binding(n, OBJECT, value, stmt) for n in _names(target)]
+        elts = target.elts
+        if any(isinstance(e, ast.Starred) for e in elts):
+            return [Binding(n, OBJECT, value, stmt) for n in _names(target)]
+        if isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(elts):
+            if not any(isinstance(e, ast.Starred) for e in value.elts):
+                return [b for t, v in zip(elts, value.elts, strict=True) for b in self._targets(t, v, stmt)]
+        owner = idioms.shape_owner(value) or (
+            idioms.shape_owner(value.value) if isinstance(value, ast.Subscript) else None
+        )
+        if owner is not None:
+            if self.type_of(owner) is None:
+                return [Binding(n, None, value, stmt) for n in _names(target)]
+            dims = self.shape_dims(value)
+            if dims is not None and len(dims) == len(elts) and all(isinstance(e, ast.Name) for e in elts):
+                return [Binding(e, INT, value, stmt) for e in elts if isinstance(e, ast.Name)]
+        return [Binding(n, OBJECT, value, stmt) for n in _names(target)]
+
+    def loop(self, node: ast.For) -> Loop | None:
+        """How the loop compiles (None while a type it depends on is not known)."""
+        iterable, target = node.iter, node.target
+        if idioms.is_call_to(iterable, "range") and isinstance(iterable, ast.Call) and 1 <= len(iterable.args) <= 3:
             bounds = [self.type_of(a) for a in iterable.args]
             if any(b is None for b in bounds):
                 return None
-            return INT if all(b is not None and b.kind == "int" for b in bounds) else OBJECT
-        container = self.type_of(iterable)
-        if container is None:
+            if isinstance(target, ast.Name) and all(b is not None and b.kind == "int" for b in bounds):
+                literal = len(iterable.args) < 3 or idioms.constant_int(iterable.args[2]) is not None
+                return Loop("range", tuple(iterable.args), literal_step=literal)
+            return Loop(PYTHON)
+        if isinstance(target, ast.Name):
+            kind = self._sequence(iterable)
+            return None if kind is None else Loop(kind, (iterable,)) if kind != PYTHON else Loop(PYTHON)
+        if not (isinstance(target, ast.Tuple) and all(isinstance(e, ast.Name) for e in target.elts)):
+            return Loop(PYTHON)
+        if not isinstance(iterable, ast.Call):
+            return Loop(PYTHON)
+        count = len(target.elts)
+        if idioms.is_call_to(iterable, "enumerate") and count == 2 and 1 <= len(iterable.args) <= 2:
+            kind = self._sequence(iterable.args[0])
+            start = self.type_of(iterable.args[1]) if len(iterable.args) == 2 else INT
+            if kind is None or start is None:
+                return None
+            if kind != PYTHON and start.kind == "int":
+                return Loop("enumerate", (iterable.args[0],), iterable.args[1] if len(iterable.args) == 2 else None)
+        if idioms.is_call_to(iterable, "zip") and count == len(iterable.args) >= 2:
+            kinds = [self._sequence(a) for a in iterable.args]
+            if any(k is None for k in kinds):
+                return None
+            if PYTHON not in kinds:
+                return Loop("zip", tuple(iterable.args))
+        return Loop(PYTHON)
+
+    def _sequence(self, node: ast.expr) -> str | None:
+        """array (a 1-D memoryview), str, python, or None while unknown."""
+        t = self.type_of(node)
+        if t is None:
             return None
-        if container.kind == "array" and container.ndim == 1 and isinstance(iterable, ast.Name):
-            assert container.item is not None
-            return _scalar(container.item)
-        if container.kind == "str":
+        view = self.view(node)
+        if view is not None and view.ndim == 1:
+            return "array"
+        return "str" if t.kind == "str" else PYTHON
+
+    def loop_items(self, loop: Loop) -> list[CType]:
+        """The types a loop's target gets, one per name of the target."""
+        def item(node: ast.expr) -> CType:
+            view = self.view(node)
+            if view is not None and view.item is not None:
+                return scalar(view.item)
             return CHAR
-        return OBJECT
 
-    # memoryview uses ------------------------------------------------------------------
-    def _misused_arrays(self) -> dict[str, str]:
-        """Array names used in a way a memoryview would change; name -> reason."""
-        bad: dict[str, str] = {}
-        for node in ast.walk(self.parsed.node):
-            if not isinstance(node, ast.Name):
-                continue
-            t = self.env.get(node.id)
-            if t is None or t.kind != "array" or node.id in bad:
-                continue
-            reason = self._array_use(node, t)
-            if reason:
-                bad[node.id] = f"{reason} (line {self.parsed.line(node)})"
-        return bad
+        if loop.kind == "range":
+            return [INT]
+        if loop.kind in {"array", "str"}:
+            return [item(loop.iterables[0])]
+        if loop.kind == "enumerate":
+            return [INT, item(loop.iterables[0])]
+        if loop.kind == "zip":
+            return [item(n) for n in loop.iterables]
+        return []
 
-    def _array_use(self, node: ast.Name, t: CType) -> str | None:
-        parent = self.parents.get(node)
-        is_param = node.id in self.params
-        if isinstance(node.ctx, ast.Store):
-            if is_param:
-                return "the argument is reassigned"
-            return None
-        if isinstance(parent, ast.Subscript) and parent.value is node:
-            if isinstance(parent.ctx, ast.Store | ast.Del) and t.from_list and is_param:
-                return "written to; a list read as an array would not see the write"
-            return None if self._subscript(parent) not in (OBJECT,) else f"indexed as {ast.unparse(parent)}"
-        if isinstance(parent, ast.Attribute):
-            grand = self.parents.get(parent)
-            if parent.attr == "shape" and isinstance(grand, ast.Subscript) and grand.value is parent:
-                return None
-            if parent.attr in {"ndim", "size"} and not t.from_list:
-                return None
-            return f"used as {ast.unparse(parent)}"
-        if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "len":
-            return None
-        if isinstance(parent, ast.For) and parent.iter is node and t.ndim == 1:
-            return None
-        if isinstance(parent, ast.Tuple) and self._swapped(node, parent):
-            return None
-        if isinstance(parent, ast.Return) and not is_param:
-            return "returned; the list would come back as an array" if t.from_list else None
-        if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in self.parsed.calls:
-            return None
-        context = ast.unparse(parent) if parent is not None else node.id
-        return f"used as a Python object in {context}"
+def _one_char(node: ast.AST, t: CType) -> bool:
+    return t.kind == "char" or (isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) == 1)
 
-    def _swapped(self, node: ast.Name, values: ast.Tuple) -> bool:
-        """``a, b = b, a``: each array goes to a name of the same type (memoryviews swap alike)."""
-        assign = self.parents.get(values)
-        if not (isinstance(assign, ast.Assign) and assign.value is values and len(assign.targets) == 1):
-            return False
-        targets = assign.targets[0]
-        if not isinstance(targets, ast.Tuple) or len(targets.elts) != len(values.elts):
-            return False
-        target = targets.elts[values.elts.index(node)]
-        return isinstance(target, ast.Name) and self.env.get(target.id) == self.env.get(node.id)
+
+def _names(target: ast.AST) -> list[ast.Name]:
+    """The names a target binds (not those read in its subscripts: ``a[i], b = ...`` binds b)."""
+    if isinstance(target, ast.Name):
+        return [target]
+    if isinstance(target, ast.Tuple | ast.List):
+        return [n for e in target.elts for n in _names(e)]
+    if isinstance(target, ast.Starred):
+        return _names(target.value)
+    return []
 
 
 def infer(
     parsed: Parsed,
     params: Mapping[str, CType],
     helper_returns: Mapping[str, CType],
-    left: Mapping[str, str] | None = None,
+    left: Mapping[str, Why] | None = None,
 ) -> Inferred:
     """Types of one function's arguments, locals and result; ``left`` names kept as objects."""
-    return _Inference(parsed, params, helper_returns, left).run()
+    return Inference(parsed, params, helper_returns, left).run()
 
 
-class Typer:
-    """Expression types in a function whose inference is done (for code generation)."""
-
-    def __init__(self, parsed: Parsed, inferred: Inferred, helper_returns: Mapping[str, CType]) -> None:
-        self._inference = _Inference(parsed, inferred.params, helper_returns)
-        self._inference.env = {**inferred.locals, **inferred.params}
-        self._inference.left = dict(inferred.left)
-
-    def type_of(self, node: ast.AST) -> CType:
-        return self._inference.type_of(node) or OBJECT
-
-    def math_function(self, func: ast.AST) -> str | None:
-        return self._inference.math_function(func)
+def typer(
+    parsed: Parsed,
+    inferred: Inferred,
+    helper_returns: Mapping[str, CType],
+    helper_params: Mapping[str, Mapping[str, CType]] | None = None,
+) -> Inference:
+    """An :class:`Inference` holding the final types, for reading (code generation, reports)."""
+    inference = Inference(parsed, inferred.params, helper_returns, inferred.left, helper_params)
+    inference.env = {**inferred.locals, **inferred.params}
+    return inference
 
 
 def call_argument_types(parsed: Parsed, inferred: Inferred, helper: Parsed) -> dict[str, CType]:
     """Argument types of ``helper`` from the calls ``parsed`` makes to it."""
-    inference = _Inference(parsed, inferred.params, {})
-    inference.env = {**inferred.locals, **inferred.params}
+    inference = typer(parsed, inferred, {})
     names = [a.arg for a in helper.node.args.args]
     result: dict[str, CType] = {}
     for call in inferred.calls.get(helper.name, []):
@@ -462,4 +638,17 @@ def call_argument_types(parsed: Parsed, inferred: Inferred, helper: Parsed) -> d
     return result
 
 
-__all__ = ["Inferred", "Typer", "call_argument_types", "infer", "list_allocation"]
+__all__ = [
+    "NATIVE",
+    "OPS",
+    "PYTHON",
+    "Binding",
+    "Inference",
+    "Inferred",
+    "Loop",
+    "call_argument_types",
+    "infer",
+    "list_allocation",
+    "scalar",
+    "typer",
+]

@@ -17,18 +17,21 @@ that check as they drop the bounds checks.
 
 from __future__ import annotations
 
+import ast
 import inspect
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from workbench.cythonize.analysis import Parsed, parse
 from workbench.cythonize.build import build
 from workbench.cythonize.check import Case, CaseResult, call, compare_all, generated_cases
-from workbench.cythonize.codegen import VARIANTS, Typed, generate
-from workbench.cythonize.infer import Inferred, call_argument_types, infer
-from workbench.cythonize.report import Refactoring, TypedName, python_lines
+from workbench.cythonize.codegen import VARIANTS, Module, Typed, generate, helper_params
+from workbench.cythonize.explain import explain_names, in_loop, line_reason
+from workbench.cythonize.infer import Inference, Inferred, call_argument_types, infer, typer
+from workbench.cythonize.report import PythonLine, Refactoring, TypedName, annotated_lines
 from workbench.cythonize.typesys import OBJECT, CType, of_value, unify
-from workbench.errors import CythonizeError
+from workbench.errors import CompileError, CythonizeError
 from workbench.timing import Comparison, compare
 
 GENERATED_CASES = 6
@@ -75,7 +78,11 @@ def refactor(
     variants = {v: f"__{v}" for v in (VARIANTS if check else ["safe"])}
     functions = [Typed(main, inferred[main.name])] + [Typed(h, inferred[h.name], helper=True) for h in parsed_helpers]
     module = generate(functions, variants, helper_returns, main.name)
-    built = build(module.source)
+    by_name = {p.name: p for p in [main, *parsed_helpers]}
+    try:
+        built = build(module.source)
+    except CompileError as exc:
+        raise _in_user_lines(exc, module, by_name) from exc
 
     sample = Case("sample", tuple(sample_args), dict(sample_kwargs))
     cases = [sample] + [Case("recorded", a, k, i) for i, (a, k) in enumerate(calls, 1)]
@@ -89,9 +96,12 @@ def refactor(
     sample_raises = results[0].expected.error is not None if results else call(func, sample).error is not None
     comparison = None if not speedup or sample_raises else _time(func, compiled[variant], sample, repeat)
     start, end = module.spans[(main.name, variant)]
-    typed_names = _typed_names(main, inferred[main.name], described)
+    signatures = helper_params(functions)
+    readers = {p.name: typer(p, inferred[p.name], helper_returns, signatures) for p in by_name.values()}
+    typed_names = _typed_names(readers[main.name], inferred[main.name], described)
     for helper in parsed_helpers:
-        typed_names += _typed_names(helper, inferred[helper.name], {})
+        typed_names += _typed_names(readers[helper.name], inferred[helper.name], {})
+    touching, checks = _python_lines(built.annotation_html, module, (start, end), readers[main.name])
     return Refactoring(
         name=main.name,
         python=func,
@@ -105,7 +115,8 @@ def refactor(
         results=results,
         comparison=comparison,
         build=built,
-        python_lines=python_lines(built.annotation_html, start, end),
+        python_lines=touching,
+        error_check_lines=checks,
         export_parts=(functions, helper_returns),
     )
 
@@ -136,18 +147,13 @@ def _sample_types(
 def _infer_all(
     main: Parsed, params: dict[str, CType], helpers: Sequence[Parsed]
 ) -> tuple[dict[str, Inferred], dict[str, CType]]:
-    """Infer the main function and its helpers until helper argument and return types settle.
-
-    An array passed to a helper that keeps that argument a Python object must stay a
-    Python object in the caller too (a memoryview is not the array it views).
-    """
-    left: dict[str, dict[str, str]] = {main.name: {}, **{h.name: {} for h in helpers}}
+    """Infer the main function and its helpers until helper argument and return types settle."""
     helper_returns: dict[str, CType] = {}
     by_name = {p.name: p for p in [main, *helpers]}
     inferred: dict[str, Inferred] = {}
     for _ in range(20):
-        before = (dict(helper_returns), {k: dict(v) for k, v in left.items()})
-        inferred[main.name] = infer(main, params, helper_returns, left[main.name])
+        before = dict(helper_returns)
+        inferred[main.name] = infer(main, params, helper_returns)
         for helper in helpers:
             types: dict[str, CType] = {}
             for caller in inferred:
@@ -156,26 +162,11 @@ def _infer_all(
                         types[arg] = unify(types.get(arg), t)
             for param in helper.node.args.args + helper.node.args.kwonlyargs:
                 types.setdefault(param.arg, OBJECT)
-            inferred[helper.name] = infer(helper, types, helper_returns, left[helper.name])
+            inferred[helper.name] = infer(helper, types, helper_returns)
             helper_returns[helper.name] = inferred[helper.name].returns
-            for caller in list(inferred):
-                _keep_objects_passed(by_name[caller], inferred[caller], helper, inferred[helper.name], left[caller])
-        if (helper_returns, left) == before:
+        if helper_returns == before:
             break
     return inferred, helper_returns
-
-
-def _keep_objects_passed(
-    caller: Parsed, caller_types: Inferred, helper: Parsed, helper_types: Inferred, left: dict[str, str]
-) -> None:
-    names = [a.arg for a in helper.node.args.args]
-    for call_node in caller_types.calls.get(helper.name, []):
-        bound = dict(zip(names, call_node.args, strict=False))
-        bound.update({k.arg: k.value for k in call_node.keywords if k.arg})
-        for param, expr in bound.items():
-            typed = caller_types.params.get(getattr(expr, "id", "")) or caller_types.locals.get(getattr(expr, "id", ""))
-            if typed is not None and typed.kind == "array" and helper_types.params.get(param) == OBJECT:
-                left.setdefault(getattr(expr, "id", ""), f"passed to {helper.name}, which uses it as a Python object")
 
 
 def _choose(
@@ -215,19 +206,82 @@ def _time(func: Callable[..., Any], compiled: Callable[..., Any], sample: Case, 
     )
 
 
-def _typed_names(parsed: Parsed, inferred: Inferred, described: dict[str, str]) -> list[TypedName]:
+def _typed_names(inference: Inference, inferred: Inferred, described: dict[str, str]) -> list[TypedName]:
+    name = inference.parsed.name
+    whys = explain_names(inference, inferred, described)
     rows = []
-    for name, t in inferred.params.items():
-        if name in inferred.left:
-            continue
-        why = described.get(name, "from the calls to it")
-        rows.append(TypedName(parsed.name, name, "argument", t.decl if t.kind != "object" else "object", why))
-    for name, t in sorted(inferred.locals.items()):
-        rows.append(TypedName(parsed.name, name, "local", t.decl, "from its assignments"))
-    for name, reason in sorted(inferred.left.items()):
-        role = "argument" if name in inferred.params else "local"
-        rows.append(TypedName(parsed.name, name, role, "object", reason))
+    for param, t in inferred.params.items():
+        if param not in whys:
+            why = described.get(param, "from the calls to it")
+            rows.append(TypedName(name, param, "argument", t.decl, why))
+    for local, t in sorted(inferred.locals.items()):
+        rows.append(TypedName(name, local, "local", t.decl, "from its assignments"))
+    for left, reason in sorted(whys.items()):
+        role = "argument" if left in inferred.params else "local"
+        rows.append(TypedName(name, left, role, "object", reason.reason, reason.line, reason.fix, reason.cause))
     return rows
+
+
+def _statement_at(parsed: Parsed, line: int) -> ast.stmt | None:
+    """The (outermost) statement of the function that starts on the user's ``line``."""
+    for node in ast.walk(parsed.node):
+        if isinstance(node, ast.stmt) and node is not parsed.node and parsed.line(node) == line:
+            return node
+    return None
+
+
+def _python_lines(
+    annotation: str, module: Module, span: tuple[int, int], inference: Inference
+) -> tuple[list[PythonLine], list[int]]:
+    """Cython's lines that still call into Python, as lines of the user's function: those
+    that call Python for their work, and those that only check for Python's errors."""
+    parsed = inference.parsed
+    scores: dict[int, int] = {}
+    for generated, score, _ in annotated_lines(annotation, *span):
+        origin = module.lines.get(generated)
+        if origin is not None and origin[0] == parsed.name:
+            scores[origin[1]] = max(score, scores.get(origin[1], 0))
+    lines, checks = [], []
+    for line, score in sorted(scores.items()):
+        statement = _statement_at(parsed, line)
+        reason = line_reason(inference, statement) if statement is not None else ""
+        if not reason:
+            checks.append(line)
+            continue
+        looped = statement is not None and in_loop(inference, statement)
+        lines.append(PythonLine(line, score, parsed.text(line), reason, looped))
+    return lines, checks
+
+
+_CYTHON_LOCATION = re.compile(r"^(?P<file>[\w.]+\.pyx):(?P<line>\d+):(?P<col>\d+): (?P<message>.*)$", re.MULTILINE)
+
+
+def _in_user_lines(error: CompileError, module: Module, functions: dict[str, Parsed]) -> CompileError:
+    """The compiler's complaints about the generated module, as lines of the user's functions."""
+    found = []
+    output: str = getattr(error, "output", "")
+    for match in _CYTHON_LOCATION.finditer(output):
+        origin = module.lines.get(int(match["line"]))
+        if origin is None:
+            found.append(f"in code %cythonize adds to every module: {match['message']}")
+            continue
+        name, line = origin
+        text = functions[name].text(line)
+        found.append(f"{name}, line {line} ({text}): {match['message']}")
+    stage = getattr(error, "stage", "Cython")
+    if not found:
+        return CompileError(f"{stage} failed on the code generated for {', '.join(functions)}:\n{output}",
+                            stage=stage, output=output)
+    lines = [f"{stage} cannot compile the code generated for {', '.join(functions)}:", *found]
+    return CompileError("\n".join(lines), stage=stage, output=output, line=_first_line(module, output))
+
+
+def _first_line(module: Module, output: str) -> int | None:
+    for match in _CYTHON_LOCATION.finditer(output):
+        origin = module.lines.get(int(match["line"]))
+        if origin is not None:
+            return origin[1]
+    return None
 
 
 __all__ = ["GENERATED_CASES", "refactor"]

@@ -27,33 +27,46 @@ _SCORE = re.compile(r'<pre class="cython line score-(\d+)"[^>]*>[^<]*<span class
 
 @dataclass
 class TypedName:
-    """One name and the type it got (``object`` when it stays a Python object, with why)."""
+    """One name and the type it got; one that stays a Python object (``decl`` "object") also
+    has the user's ``line`` that made it one, ``why``, the ``fix`` that would type it, and
+    the name it follows from (``cause``)."""
 
     function: str
     name: str
     role: str  # argument or local
     decl: str
     why: str
+    line: int | None = None
+    fix: str = ""
+    cause: str = ""
+
+    @property
+    def is_object(self) -> bool:
+        return self.decl == "object"
 
 
 @dataclass
 class PythonLine:
-    """A line of the compiled function that still calls into the interpreter."""
+    """A line of the user's function whose compiled code still calls into the interpreter:
+    its number in the user's cell or file, its text there, and what in it calls Python."""
 
     lineno: int
     score: int
     text: str
+    reason: str = ""
+    in_loop: bool = False
 
 
-def python_lines(annotation: str, start: int, end: int) -> list[PythonLine]:
-    """Lines ``start``..``end`` of the module Cython scored as touching Python, except the
-    signature and declarations (argument conversion happens once per call)."""
+def annotated_lines(annotation: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """(line, score, text) of the lines ``start``..``end`` of the module that Cython scored as
+    touching Python, except decorators, signatures and declarations (argument conversion
+    happens once per call)."""
     lines = []
     for match in _SCORE.finditer(annotation):
         score, lineno = int(match.group(1)), int(match.group(2))
         text = html.unescape(re.sub(r"<[^>]+>", "", match.group(3))).strip()
         if start <= lineno <= end and score > 0 and not text.startswith(("@", "def ", "cpdef ", "cdef ")):
-            lines.append(PythonLine(lineno - start + 1, score, text))
+            lines.append((lineno, score, text))
     return lines
 
 
@@ -87,6 +100,7 @@ class Refactoring:
     build: Build
     python_lines: list[PythonLine]
     export_parts: tuple[Any, Any]
+    error_check_lines: list[int] = field(default_factory=list)  # lines calling Python only to raise its errors
     replaced: bool = False
     exported: list[str] = field(default_factory=list)
 
@@ -178,14 +192,48 @@ class Refactoring:
         lines = [f"%cythonize {self.name}: {self._status()}", self._speed(), f"directives: {self.directives}"]
         lines += [f"  - {note}" for note in self.directive_notes]
         lines.append(self._tolerance())
-        rows = [(t.function, t.name, t.role, t.decl, t.why) for t in self.typed]
+        rows = [(t.function, t.name, t.role, t.decl, _why(t)) for t in self.typed]
         lines += ["", text_table(["function", "name", "role", "type", "why"], rows)]
         lines.append(f"returns: {self.returns.describe()}")
-        lines.append(f"lines still touching Python: {len(self.python_lines)}")
-        lines += [f"  {p.lineno:>3}: {p.text}" for p in self.python_lines]
+        lines += self._still_python()
+        lines.append(self._touching_title())
+        for p in self.python_lines:
+            where = " (in a loop)" if p.in_loop else ""
+            lines.append(f"  line {p.lineno}{where}: {p.text}")
+            lines.append(f"      {p.reason}")
+        if self.error_check_lines:
+            lines.append(f"  {self._checks_note()}")
         lines.append(f"build: {format_time(self.build.seconds)}")
         lines += self._actions()
         return "\n".join(lines)
+
+    @property
+    def still_python(self) -> list[TypedName]:
+        """Names left Python objects: the ones with a fix of their own first, by line."""
+        left = [t for t in self.typed if t.is_object]
+        return sorted(left, key=lambda t: (bool(t.cause), t.function != self.name, t.line or 0, t.name))
+
+    def _still_python(self) -> list[str]:
+        left = self.still_python
+        if not left:
+            return []
+        lines = [f"still Python objects: {len(left)} (the smallest change that would type each)"]
+        for t in left:
+            where = f"line {t.line}: " if t.line else ""
+            lines.append(f"  {t.function}.{t.name}: {where}{t.why}")
+            if t.cause:
+                lines.append(f"      follows from {t.cause}: type it and this follows")
+            elif t.fix:
+                lines.append(f"      fix: {t.fix}")
+        return lines
+
+    def _checks_note(self) -> str:
+        numbers = ", ".join(str(n) for n in self.error_check_lines)
+        return f"lines {numbers} call Python only to raise the errors Python would (division by zero, bounds...)"
+
+    def _touching_title(self) -> str:
+        looped = sum(p.in_loop for p in self.python_lines)
+        return f"lines still touching Python: {len(self.python_lines)} ({looped} inside a loop)"
 
     def _actions(self) -> list[str]:
         lines = [f"{self.name} in the notebook now runs the compiled version"] if self.replaced else []
@@ -224,14 +272,30 @@ class Refactoring:
                 f"<code>{html.escape(t.name)}</code>",
                 t.role,
                 f"<code>{html.escape(t.decl)}</code>",
-                html.escape(t.why),
+                html.escape(_why(t)),
             ]
             for t in self.typed
         ]
         parts.append(html_table(["function", "name", "role", "type", "why"], rows_html,
                                 caption=f"returns {self.returns.describe()}"))
-        touching = "".join(f"<li><code>{p.lineno}: {html.escape(p.text)}</code></li>" for p in self.python_lines)
-        parts.append(f"<p>lines still touching Python: {len(self.python_lines)}</p><ul>{touching}</ul>")
+        fixes = "".join(
+            f"<li><code>{html.escape(t.function)}.{html.escape(t.name)}</code>: "
+            + html.escape((f"line {t.line}: " if t.line else "") + t.why)
+            + (f"<br>follows from <code>{html.escape(t.cause)}</code>" if t.cause else "")
+            + (f"<br>fix: {html.escape(t.fix)}" if t.fix and not t.cause else "")
+            + "</li>"
+            for t in self.still_python
+        )
+        if fixes:
+            parts.append(f"<p>still Python objects: {len(self.still_python)}</p><ul>{fixes}</ul>")
+        touching = "".join(
+            f"<li>line {p.lineno}{' (in a loop)' if p.in_loop else ''}: <code>{html.escape(p.text)}</code>"
+            f"<br>{html.escape(p.reason)}</li>"
+            for p in self.python_lines
+        )
+        if self.error_check_lines:
+            touching += f"<li>{html.escape(self._checks_note())}</li>"
+        parts.append(f"<p>{html.escape(self._touching_title())}</p><ul>{touching}</ul>")
         parts += [f"<p>{html.escape(action)}</p>" for action in self._actions()]
         parts.append(
             "<details><summary>generated Cython</summary><pre>"
@@ -241,4 +305,8 @@ class Refactoring:
         return "".join(parts)
 
 
-__all__ = ["PythonLine", "Refactoring", "TypedName", "python_lines"]
+def _why(t: TypedName) -> str:
+    return f"line {t.line}: {t.why}" if t.is_object and t.line else t.why
+
+
+__all__ = ["PythonLine", "Refactoring", "TypedName", "annotated_lines"]

@@ -85,6 +85,20 @@ class CType:
         return self.decl
 
 
+@dataclass(frozen=True)
+class Why:
+    """Why a name stays a Python object: the user's ``line``, the reason, the smallest change
+    that would type it (``fix``), and the name it follows from (``cause``: fix that one first)."""
+
+    line: int
+    reason: str
+    fix: str = ""
+    cause: str = ""
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
 INT = CType("Py_ssize_t", "int")
 FLOAT = CType("double", "float")
 BOOL = CType("bint", "bool")
@@ -118,6 +132,8 @@ def of_value(value: object) -> tuple[CType, str]:
         return FLOAT, type(value).__name__
     if isinstance(value, str):
         return STR, "str"
+    if isinstance(value, np.ma.MaskedArray | np.matrix):
+        return OBJECT, f"a {type(value).__name__}: a typed memoryview would drop what it adds to an array"
     if isinstance(value, np.ndarray):
         layout = "C" if value.flags.c_contiguous else "F" if value.flags.f_contiguous else ""
         typed = array_type(value.dtype, value.ndim, layout)
@@ -174,4 +190,6 @@ def arithmetic(op: str, left: CType, right: CType) -> CType:
     return INT
 
 
-__all__ = ["BOOL", "CHAR", "FLOAT", "INT", "OBJECT", "STR", "CType", "arithmetic", "array_type", "of_value", "unify"]
+__all__ = [
+    "BOOL", "CHAR", "FLOAT", "INT", "OBJECT", "STR", "CType", "Why", "arithmetic", "array_type", "of_value", "unify",
+]
