@@ -109,13 +109,6 @@ def fib(n):
     return fib(n - 1) + fib(n - 2)
 
 
-def uses_array_methods(X, k):
-    total = 0.0
-    for i in range(k):
-        total += X[i] * 2
-    return total + X.sum()
-
-
 def root_sum(xs):
     t = 0.0
     for x in xs:
@@ -135,8 +128,10 @@ def cc() -> str:
 
 @pytest.fixture(scope="module")
 def sum_sq_result(cython_home: Path, cc: str) -> Refactoring:
-    os.environ["WORKBENCH_HOME"] = str(cython_home)
-    return refactor(sum_sq, np.linspace(0, 1, 200), repeat=3)
+    # module-scoped, so set up before the per-test home: point it at the shared cache itself
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_HOME", str(cython_home))
+        return refactor(sum_sq, np.linspace(0, 1, 200), repeat=3)
 
 
 # type inference (no compiler) -------------------------------------------------------
@@ -191,13 +186,6 @@ def test_an_int_accumulator_of_floats_becomes_a_double() -> None:
     assert inferred.locals["x"] == FLOAT
 
 
-def test_an_array_used_as_an_object_stays_python_with_the_reason() -> None:
-    inferred = _infer(uses_array_methods, np.zeros(4), 2)
-    assert inferred.params["X"] == OBJECT
-    assert "X.sum" in inferred.left["X"]
-    assert inferred.params["k"] == INT
-
-
 def levenshtein(a, b):
     n = len(b)
     prev = [0] * (n + 1)
@@ -227,7 +215,7 @@ def test_a_returned_local_list_stays_a_list() -> None:
         return out
 
     inferred = _infer(ones, 3)
-    assert "out" not in inferred.locals and "returned" in inferred.left["out"]
+    assert "out" not in inferred.locals and "returned" in inferred.left["out"].reason
 
 
 def test_math_constants_are_doubles() -> None:

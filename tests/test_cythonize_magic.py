@@ -152,3 +152,49 @@ def test_loading_the_extension_does_not_import_cython() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == ["False", "False"]
+
+
+USER_CELL = '''def matmul(a, b):
+    n, m = a.shape
+    p = b.shape[1]
+    out = np.zeros((n, p))
+    for i in range(n):
+        for j in range(p):
+            acc = 0.0
+            for k in range(m):
+                acc += a[i, k] * b[k, j]
+            out[i, j] = acc
+    return out
+
+def flags(X, n):
+    seen = np.zeros(n, dtype=bool)
+    count = 0
+    for i in range(n):
+        if not seen[i]:
+            count += 1
+    return count + X.shape[0]
+
+def bad_name(x):
+    include = x + 1
+    return include
+
+A = np.arange(12.0).reshape(3, 4)
+B = np.ones((4, 5))
+'''
+
+
+@pytest.mark.timeout(COMPILE_TIMEOUT)
+def test_the_magic_types_matmul_and_speaks_in_the_cells_line_numbers(shell: InteractiveShell) -> None:
+    assert shell.run_cell(USER_CELL).success
+    result = magic(shell, '-o -q matmul --sample "matmul(A, B)"')
+    assert result is not None and result.verified
+    assert not result.still_python and not [p for p in result.python_lines if p.in_loop]
+    assert "  line 4: out = np.zeros((n, p))" in str(result)  # line 4 of the cell, not of the generated code
+    report = magic(shell, '-o -q flags --sample "flags(A, 4)" --no-check')
+    assert report is not None
+    text = str(report)
+    assert "flags.seen: line 14: np.zeros() makes a bool array" in text
+    assert "line 17 (in a loop): if not seen[i]:" in text
+    assert "fix: use dtype=np.uint8 for flags (0 and 1)" in text
+    with pytest.raises(UnsupportedConstructError, match="line 22: the name 'include' is a word Cython reserves"):
+        magic(shell, '-q bad_name --sample "bad_name(1.0)"')

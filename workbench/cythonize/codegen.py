@@ -78,7 +78,7 @@ class _Plan:
 
     wrap: set[int] = field(default_factory=set)  # memoryviews handed to Python as arrays
     shape_index: dict[int, int] = field(default_factory=dict)  # X.shape[-1] -> X.shape[1]
-    shape_tuple: dict[int, int] = field(default_factory=dict)  # X.shape -> (X.shape[0], X.shape[1])
+    shape_tuple: dict[int, list[int]] = field(default_factory=dict)  # X.shape -> (X.shape[0], X.shape[1])
     ndim: dict[int, int] = field(default_factory=dict)
     size: dict[int, int] = field(default_factory=dict)
     dtype: dict[int, str] = field(default_factory=dict)
@@ -139,10 +139,13 @@ def _plan_view(plan: _Plan, inference: Inference, node: ast.expr) -> None:
     if parent.attr == "shape":
         grand = inference.parents.get(parent)
         index = idioms.constant_int(grand.slice) if isinstance(grand, ast.Subscript) else None
+        axes = idioms.shape_axes(grand, view.ndim) if isinstance(grand, ast.Subscript) else None
         if isinstance(grand, ast.Subscript) and index is not None and -view.ndim <= index < view.ndim:
             plan.shape_index[id(grand)] = index % view.ndim
+        elif isinstance(grand, ast.Subscript) and axes is not None:
+            plan.shape_tuple[id(grand)] = axes  # X.shape[:2] -> (X.shape[0], X.shape[1])
         else:
-            plan.shape_tuple[id(parent)] = view.ndim
+            plan.shape_tuple[id(parent)] = list(range(view.ndim))
     elif parent.attr == "ndim":
         plan.ndim[id(parent)] = view.ndim
     elif parent.attr == "size":
@@ -209,8 +212,7 @@ class _Rewriter(ast.NodeTransformer):
         self.generic_visit(node)
         owner = node.value
         if key in self.plan.shape_tuple:
-            dims = [_shape(owner, i) for i in range(self.plan.shape_tuple[key])]
-            return ast.copy_location(ast.Tuple(dims, ast.Load()), node)
+            return ast.copy_location(_shape_tuple(owner, self.plan.shape_tuple[key]), node)
         if key in self.plan.ndim:
             return ast.copy_location(ast.Constant(self.plan.ndim[key]), node)
         if key in self.plan.size:
@@ -225,6 +227,8 @@ class _Rewriter(ast.NodeTransformer):
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
         key = id(node)
         self.generic_visit(node)
+        if key in self.plan.shape_tuple and isinstance(node.value, ast.Attribute):
+            return ast.copy_location(_shape_tuple(node.value.value, self.plan.shape_tuple[key]), node)
         if key in self.plan.shape_index:
             node.slice = ast.Constant(self.plan.shape_index[key])
         return node
@@ -321,7 +325,13 @@ class _Rewriter(ast.NodeTransformer):
             targets = targets[1:]
         for target, sequence in zip(targets, sequences, strict=True):
             body.append(ast.Assign([target], ast.Subscript(sequence, index, ast.Load())))
-        loop_node = ast.For(ast.Name(counter, ast.Store()), _call("range", [bound]), [*body, *node.body], node.orelse)
+        orelse = list(node.orelse)
+        if loop.kind == "zip" and idioms.zip_strictness(node.iter):
+            # zip(..., strict=True) raises once the shortest is exhausted, unless the loop broke
+            different = ast.Compare(_call("min", lengths), [ast.NotEq()], [_call("max", lengths)])
+            error = _call("ValueError", [ast.Constant("zip() arguments have different lengths")])
+            orelse.insert(0, ast.If(different, [ast.Raise(error)], []))
+        loop_node = ast.For(ast.Name(counter, ast.Store()), _call("range", [bound]), [*body, *node.body], orelse)
         return [_located(s, node) for s in [*pre, loop_node]]
 
     def _counted_range(self, node: ast.For) -> list[ast.AST]:
@@ -355,6 +365,10 @@ def _call(name: str, args: Sequence[ast.expr], keywords: Sequence[ast.keyword] =
     for part in parts[1:]:
         func = ast.Attribute(func, part, ast.Load())
     return ast.Call(func, list(args), list(keywords))
+
+
+def _shape_tuple(owner: ast.expr, axes: list[int]) -> ast.expr:
+    return ast.Tuple([_shape(owner, axis) for axis in axes], ast.Load())
 
 
 def _shape(owner: ast.expr, axis: int) -> ast.expr:

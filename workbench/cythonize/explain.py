@@ -309,9 +309,9 @@ def line_reason(inference: Inference, statement: ast.stmt) -> str:
             numpy = idioms.numpy_name(inference.parsed, node.func)
             if numpy in idioms.ALLOCATORS | idioms.LIKE or (t is not None and t.kind == "array"):
                 reasons.append(f"allocates an array with {ast.unparse(node.func)}() (once each time it runs)")
-            elif (t is None or t.kind in {"object", "str"}) and not idioms.is_call_to(node, "range"):
+            elif (t is None or t.kind in {"object", "str"}) and not _compiled_loop(inference, node):
                 reasons.append(f"calls {ast.unparse(node.func)}() in Python")
-        elif (t is None or t.kind == "object") and not isinstance(node, ast.Constant | ast.Tuple | ast.Starred) and (
+        elif (t is None or t.kind == "object") and not _read_in_c(inference, node) and (
             all(_typed(inference, c) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
         ):
             reasons.append(f"computes {ast.unparse(node)} with Python objects")
@@ -324,6 +324,29 @@ def line_reason(inference: Inference, statement: ast.stmt) -> str:
     if isinstance(statement, ast.Return) and not reasons:
         reasons.append("returns the result to Python (once per call)")
     return "; ".join(list(dict.fromkeys(reasons))[:3])
+
+
+def _compiled_loop(inference: Inference, call: ast.Call) -> bool:
+    """``range(...)``, ``enumerate(...)`` or ``zip(...)`` heading a loop that runs in C."""
+    loop = inference.parents.get(call)
+    if not (isinstance(loop, ast.For) and loop.iter is call):
+        return False
+    kind = inference.loop(loop)
+    return kind is not None and kind.kind != PYTHON
+
+
+def _read_in_c(inference: Inference, node: ast.expr) -> bool:
+    """Parts of expressions that are no Python objects once compiled, or are reported as a
+    whole: literals, slices, ``X.shape`` read at a literal index, a called attribute."""
+    if isinstance(node, ast.Constant | ast.Tuple | ast.Starred | ast.Slice):
+        return True
+    parent = inference.parents.get(node)
+    if isinstance(parent, ast.Call) and parent.func is node:
+        return True  # the call is the Python part, reported as such
+    return (
+        idioms.shape_owner(node) is not None and isinstance(parent, ast.Subscript) and parent.value is node
+        and idioms.constant_int(parent.slice) is not None
+    )
 
 
 def _typed(inference: Inference, node: ast.expr) -> bool:

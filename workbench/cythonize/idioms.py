@@ -197,6 +197,22 @@ def is_call_to(node: ast.AST, name: str) -> bool:
     )
 
 
+def zip_strictness(node: ast.AST) -> bool | None:
+    """For ``zip(a, b)`` or ``zip(a, b, strict=...)`` with a literal: whether it is strict;
+    None for anything else."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "zip"):
+        return None
+    if any(isinstance(a, ast.Starred) for a in node.args):
+        return None
+    if not node.keywords:
+        return False
+    if len(node.keywords) == 1 and node.keywords[0].arg == "strict":
+        value = node.keywords[0].value
+        if isinstance(value, ast.Constant) and isinstance(value.value, bool):
+            return value.value
+    return None
+
+
 def shape_owner(node: ast.AST) -> ast.expr | None:
     """``X`` for the expression ``X.shape``."""
     if isinstance(node, ast.Attribute) and node.attr == "shape" and isinstance(node.ctx, ast.Load):
@@ -236,4 +252,5 @@ __all__ = [
     "scalar_function",
     "shape_axes",
     "shape_owner",
+    "zip_strictness",
 ]

@@ -254,6 +254,12 @@ class Inference:
             view = self.view(func.value)
             if view is not None and func.attr == "copy":
                 return array_type(np.dtype(view.dtype), view.ndim, "C"), ""
+            if view is not None and view.item is not None and view.dtype in {"float64", "int64"}:
+                # NumPy's reductions of a whole array, read back as a C number (exactly)
+                if func.attr in {"sum", "min", "max"}:
+                    return scalar(view.item), ""
+                if func.attr == "mean":
+                    return FLOAT, ""
         if any(a is None for a in args):
             return None, ""
         if isinstance(func, ast.Name):
@@ -549,7 +555,7 @@ class Inference:
                 return None
             if kind != PYTHON and start.kind == "int":
                 return Loop("enumerate", (iterable.args[0],), iterable.args[1] if len(iterable.args) == 2 else None)
-        if idioms.is_call_to(iterable, "zip") and count == len(iterable.args) >= 2:
+        if idioms.zip_strictness(iterable) is not None and count == len(iterable.args) >= 2:
             kinds = [self._sequence(a) for a in iterable.args]
             if any(k is None for k in kinds):
                 return None

@@ -82,7 +82,7 @@ def refactor(
     try:
         built = build(module.source)
     except CompileError as exc:
-        raise _in_user_lines(exc, module, by_name) from exc
+        raise in_user_lines(exc, module, by_name) from exc
 
     sample = Case("sample", tuple(sample_args), dict(sample_kwargs))
     cases = [sample] + [Case("recorded", a, k, i) for i, (a, k) in enumerate(calls, 1)]
@@ -256,7 +256,7 @@ def _python_lines(
 _CYTHON_LOCATION = re.compile(r"^(?P<file>[\w.]+\.pyx):(?P<line>\d+):(?P<col>\d+): (?P<message>.*)$", re.MULTILINE)
 
 
-def _in_user_lines(error: CompileError, module: Module, functions: dict[str, Parsed]) -> CompileError:
+def in_user_lines(error: CompileError, module: Module, functions: dict[str, Parsed]) -> CompileError:
     """The compiler's complaints about the generated module, as lines of the user's functions."""
     found = []
     output: str = getattr(error, "output", "")

@@ -95,7 +95,10 @@ def _native_use(inference: Inference, node: ast.expr, view: CType, parent: ast.A
     if isinstance(parent, ast.Subscript) and parent.value is node:
         indices = parent.slice.elts if isinstance(parent.slice, ast.Tuple) else [parent.slice]
         typed = all((t := inference.type_of(i)) is not None and t.kind == "int" for i in indices)
-        return NATIVE if typed and len(indices) <= view.ndim else PYTHON
+        if not typed or len(indices) > view.ndim:
+            return PYTHON
+        # a whole row written (X[i] = row, X[i] += 1) is NumPy's assignment: copy or broadcast
+        return PYTHON if len(indices) < view.ndim and not isinstance(parent.ctx, ast.Load) else NATIVE
     if isinstance(parent, ast.Attribute) and parent.value is node:
         return _attribute_use(inference, parent, view, name, line)
     if parent is not None and idioms.is_call_to(parent, "len"):
@@ -104,6 +107,7 @@ def _native_use(inference: Inference, node: ast.expr, view: CType, parent: ast.A
         loop = inference.loop(parent)
         return NATIVE if loop is not None and loop.kind == "array" else PYTHON
     if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in {"enumerate", "zip"}:
+        # the sequences of a loop over enumerate() or zip() are indexed in C
         loop_node = inference.parents.get(parent)
         if isinstance(loop_node, ast.For) and loop_node.iter is parent:
             loop = inference.loop(loop_node)
