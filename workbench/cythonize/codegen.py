@@ -34,7 +34,7 @@ from workbench.cythonize import idioms
 from workbench.cythonize.analysis import Parsed
 from workbench.cythonize.emit import Emitter
 from workbench.cythonize.infer import Inference, Inferred, Loop, list_allocation, typer
-from workbench.cythonize.support import libc_names, support_code
+from workbench.cythonize.support import libc_names, support_code, support_keys
 from workbench.cythonize.typesys import CType
 from workbench.cythonize.uses import NATIVE, PYTHON, array_use, outermost_view
 
@@ -531,7 +531,7 @@ def generate(
         constants.update(typed.parsed.constants)
     header += imports
     header += [_constant_line(name, value) for name, value in sorted(constants.items())]
-    for key in sorted(support - {"constants"}):
+    for key in support_keys(support - {"constants"}):
         header += ["", "", *support_code(key)]
     text_lines = list(header)
     spans: dict[tuple[str, str], tuple[int, int]] = {}

@@ -41,7 +41,10 @@ def explain_names(inference: Inference, inferred: Inferred, described: Mapping[s
     whys = dict(inferred.left)
     for name, t in inferred.params.items():
         if t.kind == "object" and name not in whys:
-            sample = described.get(name, "a Python object")
+            if name not in described:  # a helper's argument: typed from the calls to it
+                whys[name] = Why(parsed.first_line, "a call to it passes a Python object (or nothing)")
+                continue
+            sample = described[name]
             whys[name] = Why(parsed.first_line, f"its sample is {_article(sample)}", argument_fix(sample))
     untyped = inference.assigned - set(inferred.locals) - set(inferred.params) - set(whys)
     for name in sorted(untyped):
@@ -66,8 +69,10 @@ def _explain_local(inference: Inference, name: str) -> Why:
         return Why(parsed.line(bad.statement), reason, fix, cause)
     first = bindings[0]
     assert first.type is not None
-    other = next(b for b in bindings if b.type is not None and unify(first.type, b.type).kind == "object")
-    assert other.type is not None
+    other = next((b for b in bindings if b.type is not None and unify(first.type, b.type).kind == "object"), None)
+    if other is None or other.type is None:
+        return Why(parsed.line(first.statement), f"{name} is assigned values of several types",
+                   "use a separate name for each type")
     return Why(
         parsed.line(other.statement),
         f"{name} holds a {_kind(first.type)} (line {parsed.line(first.statement)}) and a {_kind(other.type)} here",
@@ -140,7 +145,9 @@ def _loop_reason(inference: Inference, loop: ast.For) -> _Reason:
             return (f"a loop over {text}, a {view.ndim}-D array, gives rows (arrays), not numbers",
                     f"loop over indices: for i in range({text}.shape[0]) and index {text}[i, j]", "")
         t = inference.type_of(sequence)
-        if t is None or t.kind == "object":
+        nested = isinstance(sequence, ast.Call) and isinstance(sequence.func, ast.Name) and (
+            sequence.func.id in {"enumerate", "zip"})
+        if (t is None or t.kind == "object") and not nested:
             reason, fix, cause = _expr_reason(inference, sequence)
             return f"loops over {ast.unparse(sequence)}: {reason}", fix, cause
     if isinstance(loop.target, ast.Tuple):
@@ -164,10 +171,11 @@ def _expr_reason(inference: Inference, node: ast.expr) -> _Reason:
         if isinstance(node.value, int):
             return "an integer beyond 64 bits", "", ""
         return f"{text} is a Python {type(node.value).__name__}", "", ""
-    if isinstance(node, ast.List | ast.ListComp | ast.Dict | ast.DictComp | ast.Set | ast.SetComp | ast.GeneratorExp):
-        kind = {ast.List: "list", ast.ListComp: "list", ast.Dict: "dict", ast.DictComp: "dict"}.get(type(node), "set")
-        return (f"builds a {kind}" if kind != "set" or not isinstance(node, ast.GeneratorExp) else "a generator",
-                "allocate an array (np.zeros(n) or np.empty(n)) and fill it by index", "")
+    if isinstance(node, ast.List | ast.ListComp):
+        return "builds a list", "allocate an array (np.zeros(n) or np.empty(n)) and fill it by index", ""
+    if isinstance(node, ast.Dict | ast.DictComp | ast.Set | ast.SetComp | ast.GeneratorExp):
+        kind = {ast.Dict: "dict", ast.DictComp: "dict", ast.GeneratorExp: "generator"}.get(type(node), "set")
+        return f"builds a {kind}", "", ""
     if isinstance(node, ast.Tuple):
         return "a tuple", "assign the parts to names of their own", ""
     if isinstance(node, ast.Call):
@@ -223,6 +231,9 @@ def _operator_reason(inference: Inference, node: ast.expr, t: CType | None) -> _
                 f"multiply it out for a fixed small power ({base} * {base}), or make the base a float "
                 f"(float({base}) ** {ast.unparse(node.right)})", "")
     if isinstance(node, ast.Compare):
+        if any(inference.view(o) is not None for o in operands):
+            return (f"{text} compares whole arrays (NumPy gives an array of bools)",
+                    "compare elements in a loop (x[i] > 0)", "")
         return (f"{text} compares Python objects (strings of more than one character, or a mix of types)",
                 "compare single characters (s[i] == 'a') or numbers", "")
     return f"{text} is a Python object", "", ""
@@ -381,7 +392,10 @@ def _own_nodes(statement: ast.stmt) -> list[ast.AST]:
 
 
 def in_loop(inference: Inference, statement: ast.stmt) -> bool:
-    """Whether ``statement`` runs inside a for or while loop of the function."""
+    """Whether ``statement`` runs again and again: inside a for or while loop of the
+    function, and not a return or raise (which leave the loop the first time they run)."""
+    if isinstance(statement, ast.Return | ast.Raise):
+        return False
     node: ast.AST | None = inference.parents.get(statement)
     while node is not None and node is not inference.parsed.node:
         if isinstance(node, ast.For | ast.While):

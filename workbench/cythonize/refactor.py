@@ -117,6 +117,7 @@ def refactor(
         build=built,
         python_lines=touching,
         error_check_lines=checks,
+        variant_lines={n: origin[1] for n, origin in module.lines.items() if start <= n <= end},
         export_parts=(functions, helper_returns),
     )
 

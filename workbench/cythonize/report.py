@@ -22,6 +22,7 @@ from workbench.errors import EquivalenceError
 from workbench.formatting import format_time, html_table, text_table, volatile
 from workbench.timing import Comparison
 
+_ANNOTATED_LINE = re.compile(r'<pre class="cython line[^"]*"[^>]*>(?:\+|&#xA0;)<span class="">(\d+)</span>:')
 _SCORE = re.compile(r'<pre class="cython line score-(\d+)"[^>]*>[^<]*<span class="">(\d+)</span>:(.*?)</pre>')
 
 
@@ -70,6 +71,25 @@ def annotated_lines(annotation: str, start: int, end: int) -> list[tuple[int, in
     return lines
 
 
+def annotated_function(annotation: str, lines: dict[int, int]) -> str:
+    """Cython's annotated page cut down to the lines in ``lines`` (generated -> user's line),
+    each numbered with the user's line, so it reads against the user's own cell."""
+    start = annotation.find('<div class="cython">')
+    end = annotation.rfind("</div>")
+    if start < 0 or end < start:
+        return annotation
+    body = annotation[start + len('<div class="cython">'): end]
+    blocks = re.split(r'(?=<pre class="cython line)', body)
+    kept = []
+    for block in blocks:
+        match = _ANNOTATED_LINE.match(block)
+        if match is None or int(match.group(1)) not in lines:
+            continue
+        user = lines[int(match.group(1))]
+        kept.append(block[: match.start(1)] + str(user) + block[match.end(1):])
+    return annotation[:start] + '<div class="cython">' + "".join(kept) + annotation[end:]
+
+
 def _directives(variant: str) -> str:
     boundscheck, wraparound, cdivision, overflowcheck = VARIANTS[variant]
     return (
@@ -101,6 +121,7 @@ class Refactoring:
     python_lines: list[PythonLine]
     export_parts: tuple[Any, Any]
     error_check_lines: list[int] = field(default_factory=list)  # lines calling Python only to raise its errors
+    variant_lines: dict[int, int] = field(default_factory=dict)  # line of the module -> user's line
     replaced: bool = False
     exported: list[str] = field(default_factory=list)
 
@@ -146,7 +167,13 @@ class Refactoring:
 
     @property
     def annotation_html(self) -> str:
+        """Cython's annotated page of the whole generated module (every variant)."""
         return self.build.annotation_html
+
+    @property
+    def annotated(self) -> str:
+        """Cython's annotation of the variant in use, numbered with the user's lines."""
+        return annotated_function(self.build.annotation_html, self.variant_lines)
 
     @property
     def directives(self) -> str:
@@ -229,7 +256,8 @@ class Refactoring:
 
     def _checks_note(self) -> str:
         numbers = ", ".join(str(n) for n in self.error_check_lines)
-        return f"lines {numbers} call Python only to raise the errors Python would (division by zero, bounds...)"
+        which = f"lines {numbers} call" if len(self.error_check_lines) > 1 else f"line {numbers} calls"
+        return f"{which} Python only to raise the errors Python would (division by zero, bounds...)"
 
     def _touching_title(self) -> str:
         looped = sum(p.in_loop for p in self.python_lines)
@@ -309,4 +337,4 @@ def _why(t: TypedName) -> str:
     return f"line {t.line}: {t.why}" if t.is_object and t.line else t.why
 
 
-__all__ = ["PythonLine", "Refactoring", "TypedName", "annotated_lines"]
+__all__ = ["PythonLine", "Refactoring", "TypedName", "annotated_function", "annotated_lines"]

@@ -9,16 +9,28 @@ from __future__ import annotations
 
 from workbench.cythonize import idioms
 
-# int() of a C double: C truncation where Python's result fits, Python's errors for NaN and
-# infinity; a finite value beyond 64 bits raises OverflowError (Python would return a big int)
-_TO_INT = [
+# int() of a C double: C truncation where Python's result fits (one comparison: NaN fails
+# it too), Python's errors for NaN and infinity; a finite value beyond 64 bits raises
+# OverflowError (Python would return a big int)
+_INT_ERROR = [
+    "cdef Py_ssize_t _wb_int_error(double x) except -1:",
     "    if x != x:",
     "        raise ValueError('cannot convert float NaN to integer')",
     "    if x == INFINITY or x == -INFINITY:",
     "        raise OverflowError('cannot convert float infinity to integer')",
-    "    if not (-9.223372036854775e18 <= x < 9.223372036854775e18):",
-    "        raise OverflowError('cannot convert float to a 64-bit integer')",
+    "    raise OverflowError('cannot convert float to a 64-bit integer')",
 ]
+
+
+def _to_int(name: str, params: str, value: str) -> list[str]:
+    return [
+        f"cdef inline Py_ssize_t {name}({params}) except? -1:",
+        f"    cdef double r = {value}",
+        "    if -9.223372036854775e18 <= r < 9.223372036854775e18:",
+        "        return <Py_ssize_t>r",
+        "    return _wb_int_error(r)",
+    ]
+
 
 # a list argument read as an array: only when NumPy reads it as numbers of the sample's
 # dtype (never strings parsed as numbers), so other lists raise TypeError as Python would
@@ -51,7 +63,7 @@ def _scalar_function(function: idioms.ScalarFunction) -> list[str]:
     if function.result == "bool":
         return [f"cdef inline bint {name}({params}) noexcept:", f"    return {call} != 0"]
     if function.result == "int":
-        return [f"cdef inline Py_ssize_t {name}({params}) except? -1:", *_TO_INT, f"    return <Py_ssize_t>{call}"]
+        return _to_int(name, params, call)
     if function.error is None:
         return [f"cdef inline double {name}({params}) noexcept:", f"    return {call}"]
     condition, exception = function.error
@@ -66,7 +78,9 @@ def _scalar_function(function: idioms.ScalarFunction) -> list[str]:
 
 def support_code(key: str) -> list[str]:
     if key == "int":
-        return ["cdef inline Py_ssize_t _wb_int(double x) except? -1:", *_TO_INT, "    return <Py_ssize_t>x"]
+        return _to_int("_wb_int", "double x", "x")
+    if key == "int_error":
+        return _INT_ERROR
     if key == "list":
         return _LIST_WRAPPER
     if key == "range":
@@ -74,6 +88,14 @@ def support_code(key: str) -> list[str]:
     module, name = key.split(":")
     table = idioms.MATH_FUNCTIONS if module == "math" else idioms.NUMPY_FUNCTIONS
     return _scalar_function(table[name])
+
+
+def support_keys(used: set[str]) -> list[str]:
+    """The support code a module needs for what its functions ``used``, in the order to emit."""
+    keys = set(used)
+    if "int" in keys or any(k.split(":")[-1] in {"floor", "ceil", "trunc"} and k.startswith("math:") for k in keys):
+        keys.add("int_error")
+    return sorted(keys, key=lambda k: (k != "int_error", k))
 
 
 def libc_names(support: set[str]) -> list[str]:
@@ -85,4 +107,4 @@ def libc_names(support: set[str]) -> list[str]:
     return sorted(names)
 
 
-__all__ = ["libc_names", "support_code"]
+__all__ = ["libc_names", "support_code", "support_keys"]

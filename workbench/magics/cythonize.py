@@ -55,7 +55,8 @@ class CythonizeMagics(WorkbenchMagics):
     @argument("--record", type=int, metavar="N", help="record the next N calls of func instead (then run again)")
     @argument("--replace", action="store_true", help="rebind func to the compiled version once the check passes")
     @argument("--export", metavar="PATH.pyx", help="write a production module and its build configuration")
-    @argument("--annotate", action="store_true", help="show Cython's annotated source")
+    @argument("--annotate", action="store_true",
+              help="show Cython's annotation of the compiled function, numbered with its lines")
     @argument("--no-check", action="store_true", help="skip the equivalence check (keeps bounds checks)")
     @argument("--with", dest="helpers", nargs="+", action="extend", default=[], metavar="HELPER",
               help="notebook functions func calls, compiled alongside")
@@ -74,7 +75,9 @@ class CythonizeMagics(WorkbenchMagics):
         a later ``%cythonize f`` uses them as samples. ``--replace`` rebinds f to the compiled
         version only when every case agrees (else EquivalenceError, f unchanged);
         ``--export fast_f.pyx`` writes a module and ``build_fast_f.py`` for a package or job.
-        Code it cannot compile raises UnsupportedConstructError naming the line and why.
+        Code it cannot compile raises UnsupportedConstructError naming the line and why;
+        what stays a Python object is reported at the lines of f's cell, with the reason and
+        the smallest change that would type it.
         """
         from workbench.cythonize import Recorder, record, refactor
 
@@ -119,7 +122,7 @@ class CythonizeMagics(WorkbenchMagics):
         if not args.quiet:
             display(result)
             if args.annotate:
-                display(HTML(result.annotation_html))
+                display(HTML(result.annotated))
         return result if args.output else None
 
 
