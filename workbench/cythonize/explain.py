@@ -13,6 +13,7 @@ import ast
 from collections.abc import Mapping
 
 from workbench.cythonize import idioms
+from workbench.cythonize.arrays import shape_dims
 from workbench.cythonize.infer import OPS, Binding, Inference, Inferred
 from workbench.cythonize.typesys import OBJECT, CType, Why, unify
 from workbench.cythonize.uses import NATIVE, PYTHON, array_use, outermost_view
@@ -251,7 +252,7 @@ def _call_reason(inference: Inference, node: ast.Call) -> _Reason:
         if culprit is not None and not (numpy in idioms.ALLOCATORS and isinstance(culprit, ast.Tuple | ast.List)):
             return _expr_reason(inference, culprit)
     if numpy in idioms.ALLOCATORS | idioms.LIKE:
-        dims = inference.shape_dims(node.args[0]) if node.args and numpy in idioms.ALLOCATORS else None
+        dims = shape_dims(inference, node.args[0]) if node.args and numpy in idioms.ALLOCATORS else None
         for dim in dims or []:
             if isinstance(dim, ast.expr):
                 t = inference.type_of(dim)

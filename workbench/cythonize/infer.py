@@ -20,6 +20,7 @@ import numpy as np
 
 from workbench.cythonize import idioms
 from workbench.cythonize.analysis import Parsed
+from workbench.cythonize.arrays import allocation_type, copy_type, shape_dims
 from workbench.cythonize.typesys import BOOL, CHAR, FLOAT, INT, OBJECT, STR, CType, Why, arithmetic, array_type, unify
 from workbench.cythonize.uses import NATIVE, PYTHON, misused_arrays
 
@@ -81,14 +82,6 @@ def list_allocation(node: ast.BinOp) -> tuple[int | float, ast.expr] | None:
 def scalar(t: CType) -> CType:
     """Locals holding array items use the widest type of their kind."""
     return INT if t.kind == "int" else t
-
-
-def dtype_name(name: str) -> str | None:
-    """NumPy's name for a dtype spelled ``name`` (``"float"`` -> ``"float64"``), None if unknown."""
-    try:
-        return np.dtype(idioms.DTYPE_BUILTINS.get(name, name)).name
-    except TypeError:
-        return None
 
 
 class Inference:
@@ -228,10 +221,10 @@ class Inference:
         numpy = idioms.numpy_name(self.parsed, func)
         if numpy in idioms.ALLOCATORS | idioms.LIKE:
             assert numpy is not None
-            return self._allocation(numpy, node)
+            return allocation_type(self, numpy, node)
         if numpy in {"copy", "asarray", "ascontiguousarray"}:
             assert numpy is not None
-            return self._array_copy(numpy, node)
+            return copy_type(self, numpy, node)
         args = [self.type_of(a) for a in node.args]
         function = idioms.scalar_function(self.parsed, func)
         if function is not None or numpy in idioms.NUMPY_ABS:
@@ -292,107 +285,6 @@ class Inference:
                 result = unify(result, INT if a.kind == "bool" else a)
             return result
         return None
-
-    def _allocation(self, name: str, node: ast.Call) -> tuple[CType | None, str]:
-        """``np.zeros((n, m))``, ``np.full(n, np.inf)``, ``np.zeros_like(X)``, ``np.arange(n)``..."""
-        keywords = {k.arg: k.value for k in node.keywords if k.arg}
-        args = list(node.args)
-        call = f"np.{name}"
-        positional = {"full": 3, "full_like": 3, "arange": 3, "linspace": 3}.get(name, 2)
-        if set(keywords) - {"dtype"} or len(args) > positional or not args:
-            extra = ", ".join(sorted(set(keywords) - {"dtype"})) or "its arguments"
-            return OBJECT, f"{call}() with {extra}: only a shape, a dtype (and a fill value) are compiled"
-        dtype_node = keywords.get("dtype")
-        if name in {"zeros", "empty", "ones", "zeros_like", "empty_like", "ones_like"} and len(args) == 2:
-            dtype_node = args.pop()
-        if name in {"full", "full_like"} and len(args) == 3:
-            dtype_node = args.pop()
-        if name in {"arange", "linspace"}:
-            types = [self.type_of(a) for a in args]
-            if any(t is None for t in types):
-                return None, ""
-            if not all(t is not None and t.is_numeric for t in types):
-                return OBJECT, f"{call}() of something other than C numbers"
-            if name == "linspace" and (len(args) < 2 or (len(args) == 3 and types[2] != INT)):
-                return OBJECT, "np.linspace() needs a start, a stop and an int count"
-            default = "float64" if name == "linspace" or any(t.kind == "float" for t in types if t) else "int64"
-            return self._typed(call, dtype_node, default, 1, "C")
-        if name in idioms.LIKE:
-            source = self.view(args[0])
-            if source is None:
-                known = self.type_of(args[0])
-                return (None, "") if known is None else (OBJECT, f"{call}() of a Python object")
-            layout = "C" if source.decl.endswith("::1]") else ""
-            return self._typed(call, dtype_node, source.dtype, source.ndim, layout)
-        dims = self.shape_dims(args[0])
-        if dims is None:
-            return OBJECT, f"the shape {ast.unparse(args[0])} is not a tuple of sizes"
-        types = [self.type_of(d) if isinstance(d, ast.AST) else INT for d in dims]
-        if any(t is None for t in types):
-            return None, ""
-        bad = next((d for d, t in zip(dims, types, strict=True) if t is not None and t.kind != "int"), None)
-        if bad is not None:
-            text = ast.unparse(bad) if isinstance(bad, ast.AST) else str(bad)
-            return OBJECT, f"the size {text} in the shape is not a C integer"
-        default = "float64"
-        if name == "full":
-            fill = self.type_of(args[1])
-            if fill is None:
-                return None, ""
-            default = {"int": "int64", "float": "float64"}.get(fill.kind, "")
-            if not default and dtype_node is None:
-                return OBJECT, f"np.full() with a fill value that is a {fill.describe()}"
-        return self._typed(call, dtype_node, default, len(dims), "C")
-
-    def _typed(
-        self, call: str, dtype_node: ast.AST | None, default: str, ndim: int, layout: str
-    ) -> tuple[CType | None, str]:
-        dtype = default if dtype_node is None else self.dtype_of(dtype_node)
-        if dtype is None:
-            return OBJECT, f"{call}() with dtype={ast.unparse(dtype_node) if dtype_node else '?'}, not a known dtype"
-        typed = array_type(np.dtype(dtype), ndim, layout)
-        if typed is None:
-            return OBJECT, f"{call}() makes a {dtype} array, which has no typed memoryview here"
-        return typed, ""
-
-    def dtype_of(self, node: ast.AST) -> str | None:
-        """The dtype a ``dtype=`` argument names: ``float``, ``"int32"``, ``np.float32``, ``X.dtype``."""
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return dtype_name(node.value)
-        if isinstance(node, ast.Name) and node.id in {"float", "int", "bool", "complex"}:
-            return dtype_name(node.id)
-        found = idioms.module_attribute(self.parsed, node)
-        if found is not None and found[0] == "numpy":
-            return dtype_name(found[1])
-        if isinstance(node, ast.Attribute) and node.attr == "dtype":
-            view = self.view(node.value)
-            return view.dtype if view is not None else None
-        return None
-
-    def _array_copy(self, name: str, node: ast.Call) -> tuple[CType | None, str]:
-        """``np.copy(X)``, ``np.asarray(X)``, ``np.ascontiguousarray(X)`` of a typed array."""
-        if len(node.args) != 1 or node.keywords:
-            return OBJECT, f"np.{name}() with more than the array"
-        source = self.view(node.args[0])
-        if source is None:
-            return (None, "") if self.type_of(node.args[0]) is None else (OBJECT, f"np.{name}() of a Python object")
-        if name == "asarray" and not source.from_list:
-            return source, ""
-        layout = "C" if name == "ascontiguousarray" or source.decl.endswith("::1]") else ""
-        return array_type(np.dtype(source.dtype), source.ndim, layout), ""
-
-    def shape_dims(self, node: ast.AST) -> list[ast.expr | int] | None:
-        """The sizes a shape argument lists: ``(n, m)``, ``n``, ``X.shape`` (as its axes)."""
-        if isinstance(node, ast.Tuple | ast.List):
-            return None if any(isinstance(e, ast.Starred) for e in node.elts) else list(node.elts)
-        owner = idioms.shape_owner(node)
-        if owner is None and isinstance(node, ast.Subscript):
-            owner = idioms.shape_owner(node.value)
-        if owner is not None:
-            view = self.view(owner) if isinstance(owner, ast.Name) else None
-            axes = idioms.shape_axes(node, view.ndim) if view is not None else None
-            return list(axes) if axes is not None else None
-        return [node] if isinstance(node, ast.expr) else None
 
     def _subscript(self, node: ast.Subscript) -> CType | None:
         value = node.value
@@ -524,7 +416,7 @@ class Inference:
         if owner is not None:
             if self.type_of(owner) is None:
                 return [Binding(n, None, value, stmt) for n in _names(target)]
-            dims = self.shape_dims(value)
+            dims = shape_dims(self, value)
             if dims is not None and len(dims) == len(elts) and all(isinstance(e, ast.Name) for e in elts):
                 return [Binding(e, INT, value, stmt) for e in elts if isinstance(e, ast.Name)]
         return [Binding(n, OBJECT, value, stmt) for n in _names(target)]
