@@ -353,7 +353,7 @@ def test_sum_of_squares_is_typed_verified_and_faster(sum_sq_result: Refactoring)
     result = sum_sq_result
     assert result.verified
     assert result.variant == "fast"
-    assert "def sum_sq__fast(double[::1] xs not None):" in result.variant_source
+    assert "def sum_sq__fast(const double[::1] xs not None):" in result.variant_source
     assert "cdef double total" in result.variant_source
     assert result.function(np.arange(4.0)) == 14.0
     assert result.speedup is not None and result.speedup > 2
@@ -435,7 +435,7 @@ def test_math_functions_keep_pythons_errors(cc: str) -> None:
 def test_helpers_compile_alongside_with_typed_arguments(cc: str) -> None:
     result = refactor(nearest, X2, Y2, helpers=[sq_dist], speedup=False)
     assert result.verified
-    assert "cpdef double sq_dist__fast(double[:, ::1] a, double[:, ::1] b, Py_ssize_t i, Py_ssize_t j)" in (
+    assert "cpdef double sq_dist__fast(const double[:, ::1] a, const double[:, ::1] b, Py_ssize_t i, Py_ssize_t j)" in (
         result.module_source
     )
     assert np.array_equal(result.function(X2, Y2), nearest(X2, Y2))
@@ -489,7 +489,7 @@ def test_export_writes_a_module_a_job_can_build_and_import(sum_sq_result: Refact
     paths = [Path(p) for p in sum_sq_result.export(str(tmp_path / "fast_sum.pyx"))]
     assert [p.name for p in paths] == ["fast_sum.pyx", "build_fast_sum.py"]
     source = paths[0].read_text()
-    assert "def sum_sq(double[::1] xs not None):" in source and "__fast" not in source
+    assert "def sum_sq(const double[::1] xs not None):" in source and "__fast" not in source
     ast.parse(paths[1].read_text())
     subprocess.run(
         [sys.executable, str(paths[1]), "build_ext", "--inplace"], cwd=tmp_path, check=True,

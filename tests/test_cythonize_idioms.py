@@ -289,8 +289,11 @@ def test_what_would_change_meaning_stays_python_with_the_users_line_reason_and_f
 def test_the_textbook_matmul_is_fully_typed_and_verified(cc: str) -> None:
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(12, 7)), rng.normal(size=(7, 9))
+    a.flags.writeable = False  # as a memory map or a datamart column would be
     result = _compiled(matmul, a, b)
     assert result.verified and result.variant == "fast"
+    assert "def matmul__fast(const double[:, ::1] a not None, const double[:, ::1] b not None):" in (
+        result.variant_source)  # only read, so read-only arrays are welcome
     assert not [t for t in result.typed if t.is_object]
     assert {t.name: t.decl for t in result.typed} == {
         "a": "double[:, ::1]", "b": "double[:, ::1]", "n": "Py_ssize_t", "m": "Py_ssize_t", "p": "Py_ssize_t",

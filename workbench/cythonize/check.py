@@ -78,8 +78,12 @@ def summarize(value: Any, full: bool = False) -> str:
 
 
 def call(func: Callable[..., Any], case: Case) -> Outcome:
-    """Run ``func`` on a copy of the case's arguments (so cases stay reusable)."""
+    """Run ``func`` on a copy of the case's arguments (so cases stay reusable); a read-only
+    array stays read-only in the copy, as the function will meet it."""
     args, kwargs = copy.deepcopy((case.args, case.kwargs))
+    for original, copied in zip([*case.args, *case.kwargs.values()], [*args, *kwargs.values()], strict=True):
+        if isinstance(original, np.ndarray) and not original.flags.writeable:
+            copied.flags.writeable = False
     try:
         value = func(*args, **kwargs)
     except Exception as exc:
@@ -186,7 +190,10 @@ def _vary(value: Any, rng: np.random.Generator, k: int) -> Any:
             fresh = rng.integers(0, 2, value.shape).astype(bool)
         else:
             return copy.deepcopy(value)
-        return np.asfortranarray(fresh) if value.flags.f_contiguous and not value.flags.c_contiguous else fresh
+        if value.flags.f_contiguous and not value.flags.c_contiguous:
+            fresh = np.asfortranarray(fresh)
+        fresh.flags.writeable = value.flags.writeable
+        return fresh
     if isinstance(value, list) and value and all(type(v) in (int, float) for v in value):
         return [_vary(v, rng, k) for v in value]
     return copy.deepcopy(value)

@@ -36,7 +36,7 @@ from workbench.cythonize.emit import Emitter
 from workbench.cythonize.infer import Inference, Inferred, Loop, list_allocation, typer
 from workbench.cythonize.support import libc_names, support_code, support_keys
 from workbench.cythonize.typesys import CType
-from workbench.cythonize.uses import NATIVE, PYTHON, array_use, outermost_view
+from workbench.cythonize.uses import NATIVE, PYTHON, array_use, outermost_view, read_only
 
 # variant -> (boundscheck, wraparound, cdivision, overflowcheck); with overflowcheck a C
 # integer that would overflow raises OverflowError (Python's int would grow instead)
@@ -388,7 +388,7 @@ def _constant(value: float, support: set[str]) -> ast.expr:
     return ast.Constant(value)
 
 
-def _signature(typed: Typed) -> str:
+def _signature(typed: Typed, inference: Inference) -> str:
     node = typed.parsed.node
     args = node.args
     positional = [*args.posonlyargs, *args.args]
@@ -399,7 +399,8 @@ def _signature(typed: Typed) -> str:
         t = typed.inferred.params.get(arg.arg)
         text = arg.arg
         if t is not None and t.kind != "object" and not t.from_list:
-            text = f"{t.decl} {arg.arg}"
+            const = "const " if t.kind == "array" and read_only(inference, arg.arg) else ""
+            text = f"{const}{t.decl} {arg.arg}"
             if t.kind in {"array", "str"} and not typed.helper:
                 text += " not None"
         return text if default is None else f"{text}={ast.unparse(default)}"
@@ -457,9 +458,9 @@ def emit_function(
     name = parsed.name + suffix
     returns = typed.inferred.returns
     if typed.helper:
-        out.add(f"cpdef {returns.decl + ' ' if returns.is_c else ''}{name}({_signature(typed)}):", first)
+        out.add(f"cpdef {returns.decl + ' ' if returns.is_c else ''}{name}({_signature(typed, inference)}):", first)
     else:
-        out.add(f"def {name}({_signature(typed)}):", first)
+        out.add(f"def {name}({_signature(typed, inference)}):", first)
     docstring = body[:1] if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) else []
     if docstring:
         out.body(docstring, 1, first)

@@ -89,6 +89,36 @@ def array_use(inference: Inference, node: ast.expr) -> str | Why:
     return Why(line, f"{ast.unparse(node)}, a list, is used as a Python object in {context}", fix)
 
 
+def read_only(inference: Inference, name: str) -> bool:
+    """Whether the array argument ``name`` is only read, in C: its elements, its shape, loops
+    over it. Such an argument is declared ``const``, so read-only arrays (memory maps,
+    datamart columns, broadcast views) can be passed to the compiled function."""
+    for node in ast.walk(inference.parsed.node):
+        if not (isinstance(node, ast.Name) and node.id == name):
+            continue
+        parent = inference.parents.get(node)
+        if not isinstance(node.ctx, ast.Load) or array_use(inference, outermost_view(inference, node)) != NATIVE:
+            return False
+        if isinstance(parent, ast.Subscript) and parent.value is node:
+            if not isinstance(parent.ctx, ast.Load) or inference.view(parent) is not None:
+                return False  # written, or a row that could be written through
+        elif isinstance(parent, ast.Attribute):
+            if parent.attr not in {"shape", "ndim", "size", "dtype"}:
+                return False
+        elif not _measured_or_looped(parent):
+            return False  # aliased, swapped, returned or passed on: it could be written elsewhere
+    return True
+
+
+def _measured_or_looped(parent: ast.AST | None) -> bool:
+    """``len(X)``, ``for x in X``, ``enumerate(X)``, ``zip(X, Y)``: uses that only read."""
+    if isinstance(parent, ast.For):
+        return True
+    return isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and (
+        idioms.is_call_to(parent, "len") or parent.func.id in {"enumerate", "zip"}
+    )
+
+
 def _native_use(inference: Inference, node: ast.expr, view: CType, parent: ast.AST | None) -> str | Why:
     name = node.id if isinstance(node, ast.Name) else ""
     line = inference.parsed.line(parent or node)
@@ -180,4 +210,4 @@ def _swapped(inference: Inference, node: ast.expr, values: ast.Tuple) -> bool:
     )
 
 
-__all__ = ["NATIVE", "PYTHON", "array_use", "misused_arrays", "outermost_view"]
+__all__ = ["NATIVE", "PYTHON", "array_use", "misused_arrays", "outermost_view", "read_only"]
