@@ -160,3 +160,13 @@ def test_missing_pyarrow_names_the_install_command(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'workbench\[parquet\]'"):
         datamart.put("x", pd.DataFrame({"a": [1]}))
+
+
+def test_a_version_depends_on_the_data_not_on_library_versions(store_url: str, mixed: pd.DataFrame) -> None:
+    stored = datamart.put("customers", mixed)
+    table = datamart.get("customers", as_="arrow")
+    described = table.schema.metadata[b"pandas"].decode()
+    assert pa.__version__ not in described and pd.__version__ not in described
+    assert "pandas_version" not in described
+    pd.testing.assert_frame_equal(datamart.get("customers"), mixed)
+    assert datamart.put("customers", mixed.copy()).version == stored.version

@@ -6,6 +6,7 @@ Hashing and memory-mapped, verified reading of the stored bytes live with the st
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from collections.abc import Mapping
@@ -36,7 +37,7 @@ def to_table(data: Any) -> pa.Table:
                 # pyarrow reads tz-aware columns through Series.values, which pandas 3.1 deprecates;
                 # the UTC values it gets are right and the time zone comes from the column's dtype
                 warnings.filterwarnings("ignore", message="Series.values returning an ndarray that drops timezone")
-                return pa.Table.from_pandas(data)
+                return _without_library_versions(pa.Table.from_pandas(data))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise DatamartError(f"the DataFrame cannot be stored as Arrow: {exc}", hint=_INPUT_HINT) from exc
     if isinstance(data, Mapping):
@@ -47,6 +48,22 @@ def to_table(data: Any) -> pa.Table:
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise DatamartError(f"the arrays cannot be stored as Arrow columns: {exc}", hint=_INPUT_HINT) from exc
     raise DatamartError(f"cannot store a {type(data).__name__} as a dataset", hint=_INPUT_HINT)
+
+
+def _without_library_versions(table: pa.Table) -> pa.Table:
+    """``table`` without the pandas and pyarrow versions pyarrow writes into its pandas metadata.
+
+    A version id is the hash of the stored bytes: with the library versions in them, the
+    same frame put after a pandas upgrade would become a new version of the same data.
+    """
+    metadata = dict(table.schema.metadata or {})
+    if b"pandas" not in metadata:
+        return table
+    described = json.loads(metadata[b"pandas"])
+    described.pop("pandas_version", None)
+    described.get("creator", {}).pop("version", None)
+    metadata[b"pandas"] = json.dumps(described, sort_keys=True).encode()
+    return table.replace_schema_metadata(metadata)
 
 
 def encode(table: pa.Table) -> bytes:
