@@ -62,7 +62,12 @@ def test_drift_retrain_challenge_promote_through_a_kill_and_a_redis_outage(
         world.until(lambda: "store is unavailable" in world.processes[0].output(), "the outage seen", traffic=False)
         own_redis.start()
         promoted = world.until(lambda: events("promoted"), "a promotion")[0]
-        world.batch()
+        # the server swaps within its reload interval; on a busy machine a batch may come first
+        swapped = promoted.evidence["version"]
+        world.until(
+            lambda: [r for r in world.replay.answered if r.version == swapped and r.arm == "production"],
+            "the promoted version answering",
+        )
         world.batch()
         metrics = world.server.client.get("/metrics").text
     finally:
