@@ -70,12 +70,10 @@ def _register_papermill_plugins() -> None:
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
             timeout = kwargs.pop("execution_timeout", None)
-            ready_client = kwargs.pop("kc", None)
             kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
             start_timeout = kwargs.pop("start_timeout", 60)
             options = merge_kwargs(kwargs, timeout=timeout, startup_timeout=start_timeout, kernel_name=kernel_name)
             client = PapermillNotebookClient(nb_man, **options)
-            client.kc = ready_client  # not a constructor option; nbclient connects one when None
             try:
                 return client.execute()
             finally:
@@ -168,26 +166,6 @@ def start_kernel(kernel_name: str, cwd: Path, env: dict[str, str], start_timeout
     return km
 
 
-def connect_client(km: Any, timeout: float = 60) -> Any:
-    """A kernel client connected to ``km`` and past ``wait_for_ready``.
-
-    Handing nbclient a ready client skips its own connection, whose ``wait_for_ready``
-    waits for 0.2 s of IOPub silence before the first cell can start.
-    """
-    from jupyter_core.utils import run_sync
-
-    from workbench.errors import JobError
-
-    kc = km.client()
-    kc.start_channels()
-    try:
-        run_sync(kc.wait_for_ready)(timeout=timeout)
-    except RuntimeError as exc:
-        kc.stop_channels()
-        raise JobError(f"the kernel did not answer within {timeout:g} s: {exc}") from exc
-    return kc
-
-
 def stop_kernel(km: Any) -> None:
     """Shut the kernel down and reap its process; safe to call twice."""
     from jupyter_core.utils import run_sync
@@ -207,11 +185,9 @@ def execute(
     cwd: Path,
     timeout: float | None = None,
     cell_timeout: float | None = None,
-    kc: Any = None,
 ) -> tuple[Any, Outcome]:
     """Run ``nb`` in the started kernel ``km``, saving progress to ``output``.
 
-    ``kc``, a client from :func:`connect_client`, saves nbclient connecting its own.
     Returns the executed notebook (read back from ``output``, as saved) and the outcome.
     The kernel is shut down and the client closed before returning.
     """
@@ -230,7 +206,6 @@ def execute(
             kernel_name=km.kernel_name,
             engine_name=ENGINE,
             km=km,
-            kc=kc,
             cwd=str(cwd),
             progress_bar=False,
             execution_timeout=cell_timeout,
@@ -239,14 +214,16 @@ def execute(
         reason = "timeout" if watchdog.fired.is_set() else "cell_error"
         outcome = Outcome("failed", reason, None, f"{exc.ename}: {exc.evalue}")
     except CellTimeoutError as exc:
-        outcome = Outcome("failed", "timeout", None, f"a cell ran longer than {cell_timeout:g} s: {exc}")
+        if cell_timeout is None:  # the kernel answered, but its output never finished arriving
+            error = f"the kernel stopped sending the cell's output: {exc}"
+        else:
+            error = f"a cell ran longer than {cell_timeout:g} s: {exc}"
+        outcome = Outcome("failed", "timeout", None, error)
     except DeadKernelError as exc:
         reason = "timeout" if watchdog.fired.is_set() else "kernel_died"
         outcome = Outcome("failed", reason, None, f"the kernel died: {exc}")
     finally:
         watchdog.stop()
-        if kc is not None and kc.channels_running:
-            kc.stop_channels()
         stop_kernel(km)
     executed = nbformat.read(str(output), as_version=4)
     if outcome.reason == "timeout" and watchdog.fired.is_set():
@@ -299,7 +276,6 @@ def mark_failure(nb: Any, outcome: Outcome) -> None:
 __all__ = [
     "Outcome",
     "close_thread_event_loop",
-    "connect_client",
     "execute",
     "mark_failure",
     "start_kernel",

@@ -89,7 +89,6 @@ def _execute_once(
     retry_of: str | None,
     schedule: str | None,
     km: Any = None,
-    kc: Any = None,
     run_id: str | None = None,
 ) -> Run:
     from workbench.jobs.execution import execute, start_kernel
@@ -116,7 +115,7 @@ def _execute_once(
         if km is None:
             km = start_kernel(kernel, notebook.parent, env)
         executed, outcome = execute(
-            nb, output, km, cwd=notebook.parent, timeout=timeout, cell_timeout=cell_timeout, kc=kc
+            nb, output, km, cwd=notebook.parent, timeout=timeout, cell_timeout=cell_timeout
         )
     except BaseException as exc:
         run.status, run.reason, run.error = "failed", "kernel_died", f"{type(exc).__name__}: {exc}"

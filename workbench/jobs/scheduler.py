@@ -8,9 +8,8 @@ Policies (documented for users in the README):
   start, each schedule runs once if at least one due time was missed, not once per
   missed time.
 - **Fast start.** For each (kernel, working folder) in use, one kernel is started ahead
-  of time, with the next run's id already in its environment and a client already
-  connected; a due job takes it and a fresh one is started for the next run. A kernel is
-  never reused between runs.
+  of time, with the next run's id already in its environment; a due job takes it and a
+  fresh one is started for the next run. A kernel is never reused between runs.
 
 One scheduler per store: two schedulers on one store would both start due jobs.
 """
@@ -19,10 +18,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workbench.config import Settings, load_settings
 from workbench.storage import open_storage
@@ -31,13 +32,42 @@ from workbench.storage.run_store import RunStore
 from workbench.storage.schedule_records import Schedule
 
 log = logging.getLogger("workbench.scheduler")
+T = TypeVar("T")
 
 
 @dataclass
 class _Ready:
     km: Any
-    kc: Any
     run_id: str
+
+
+def _on_a_thread_of_its_own(work: Callable[[], T]) -> T:
+    """Run ``work`` on a new thread whose event loop is closed when it ends.
+
+    Kernel managers hold zmq.asyncio sockets, and a loop that saw a socket which another
+    thread later closes keeps a stale registration of its file descriptor; a client that
+    reuses that descriptor on the loop then never wakes (a run that hangs). Pool kernels
+    move between threads, so the pool starts and stops them on loops nobody reuses.
+    """
+    from workbench.jobs.execution import close_thread_event_loop
+
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(work())
+        except BaseException as exc:  # handed to the caller below
+            error.append(exc)
+        finally:
+            close_thread_event_loop()
+
+    thread = threading.Thread(target=target, name="workbench-kernel-pool", daemon=True)
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
 
 
 class KernelPool:
@@ -50,28 +80,22 @@ class KernelPool:
 
     def _start(self, kernel: str, cwd: Path) -> _Ready:
         from workbench import run_context
-        from workbench.jobs.execution import connect_client, start_kernel, stop_kernel
+        from workbench.jobs.execution import start_kernel
         from workbench.jobs.runner import new_run_id
 
         run_id = new_run_id()
         env = {run_context.RUN_ID_ENV: run_id, run_context.RUN_DIR_ENV: str(self.store.run_dir(run_id))}
-        km = start_kernel(kernel, cwd, env)
-        try:
-            return _Ready(km, connect_client(km), run_id)
-        except BaseException:
-            stop_kernel(km)
-            raise
+        return _Ready(start_kernel(kernel, cwd, env), run_id)
 
     def warm(self, kernel: str, cwd: Path) -> None:
         with self._lock:
             if (kernel, cwd) not in self._ready:
-                self._ready[(kernel, cwd)] = self._start(kernel, cwd)
+                self._ready[(kernel, cwd)] = _on_a_thread_of_its_own(lambda: self._start(kernel, cwd))
 
-    def take(self, kernel: str, cwd: Path) -> _Ready:
-        """A started kernel for this run (started now if none was ready)."""
+    def take(self, kernel: str, cwd: Path) -> _Ready | None:
+        """A kernel started ahead of time for this run, if one is waiting."""
         with self._lock:
-            ready = self._ready.pop((kernel, cwd), None)
-        return ready or self._start(kernel, cwd)
+            return self._ready.pop((kernel, cwd), None)
 
     def close(self) -> None:
         from workbench.jobs.execution import stop_kernel
@@ -79,8 +103,7 @@ class KernelPool:
         with self._lock:
             ready, self._ready = list(self._ready.values()), {}
         for entry in ready:
-            entry.kc.stop_channels()
-            stop_kernel(entry.km)
+            _on_a_thread_of_its_own(partial(stop_kernel, entry.km))
 
 
 def run_schedule(schedule: Schedule, store: RunStore, pool: KernelPool | None = None) -> Run:
@@ -102,7 +125,6 @@ def run_schedule(schedule: Schedule, store: RunStore, pool: KernelPool | None = 
         retry_of=None,
         schedule=schedule.name,
         km=ready.km if ready else None,
-        kc=ready.kc if ready else None,
         run_id=ready.run_id if ready else None,
     )
     if pool:
