@@ -28,14 +28,15 @@ def test_every_run_flag_reaches_the_api(
     params = tmp_path / "p.yaml"
     params.write_text("a: 1\nb: from-file\n")
     code = main([
-        "run", "nb.ipynb", "-f", str(params), "-p", "b", "[1, 2]", "-p", "c", "0.5", "-r", "d", "007",
+        "run", "nb.ipynb", "-f", str(params), "-y", "b: [1, 2]\ne: no", "-p", "c", "0.5", "-r", "d", "007",
+        "-p", "e", "no", "-p", "f", "010",
         "--name", "nightly", "--timeout", "60", "--cell-timeout", "5", "--retries", "2", "--kernel", "py",
         "--allow-new-params",
     ])
     assert code == 0
     assert seen == {
         "notebook": "nb.ipynb",
-        "parameters": {"a": 1, "b": [1, 2], "c": 0.5, "d": "007"},
+        "parameters": {"a": 1, "b": [1, 2], "c": 0.5, "d": "007", "e": "no", "f": 10},
         "name": "nightly",
         "timeout": 60.0,
         "cell_timeout": 5.0,
@@ -104,3 +105,17 @@ def test_schedule_commands(make_notebook: NotebookFactory, capsys: pytest.Captur
     assert main(["schedule", "remove", "every5"]) == 1
     assert main(["schedule", "add", "bad", str(path), "--cron", "every day"]) == 1
     assert "not a cron expression" in capsys.readouterr().err
+
+
+def test_crontab_lines_give_the_schedule_parameters_back_exactly() -> None:
+    import shlex
+
+    from workbench.cli import build_parser
+    from workbench.jobs.cli import _parameters
+    from workbench.jobs.schedule_cli import crontab_lines
+    from workbench.storage.schedule_records import Schedule
+
+    values = {"a": [1, "no", 0.5], "b": 0.1, "c": True, "d": "010", "e": None, "f": {"k": "12:30"}, "g": 10**20}
+    (line,) = crontab_lines([Schedule("s", "nb.ipynb", "0 3 * * *", values)])
+    argv = shlex.split(line.removeprefix("0 3 * * * ").replace("\\%", "%"))[1:]
+    assert _parameters(build_parser().parse_args(argv)) == values

@@ -2,11 +2,13 @@
 
 import ast
 import datetime
+import math
 
 import pytest
+import yaml
 
 from workbench.errors import BadParametersError
-from workbench.jobs.params import injected_source, parse_value, validate_parameters
+from workbench.jobs.params import injected_source, parse_value, parse_yaml_mapping, validate_parameters
 
 HOSTILE_NAMES = [
     "x\nimport os", "x=1;y", "1x", "class", "a b", "", "x)", "é", "__import__('os')", "x\u2028y", "x#",
@@ -72,17 +74,51 @@ def test_values_that_cannot_round_trip_are_refused(value: object, message: str) 
         validate_parameters({"v": value})
 
 
+PAPERMILL_CASES = [
+    "line1\nline2", "release 2 # final", "010", "no", "on", "off", "yes", "12:30", "1e3", "3", "0.5", "-7",
+    "1_000", " 42 ", "0x1F", "0o17", "true", "True", "False", "None", "null", "~", "[1, 2]", "{a: 1}",
+    "a: b: c", "'quoted'", "", "2024-01-31", "nan", "inf", "+1.5E-3", ".5", "007", "hello world",
+]
+
+
+@pytest.mark.parametrize("text", PAPERMILL_CASES)
+def test_cli_values_are_read_exactly_as_papermill_reads_them(text: str) -> None:
+    from papermill.cli import _resolve_type
+
+    expected = _resolve_type(text)
+    got = parse_value(text)
+    assert type(got) is type(expected)
+    assert got == expected or (isinstance(got, float) and math.isnan(got) and math.isnan(expected))
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        ("3", 3), ("0.5", 0.5), ("true", True), ("null", None), ("None", None), ("[1, 2]", [1, 2]),
-        ("hello", "hello"), ("a: b: c", "a: b: c"), ("'quoted'", "quoted"), ("", ""),
+        ("line1\nline2", "line1\nline2"), ("release 2 # final", "release 2 # final"), ("010", 10),
+        ("no", "no"), ("on", "on"), ("12:30", "12:30"), ("1e3", 1000.0), ("[1, 2]", "[1, 2]"), ("true", "true"),
+        ("True", True), ("None", None), ("", ""),
     ],
 )
-def test_cli_values_parse_like_papermill(text: str, value: object) -> None:
+def test_the_cases_of_the_issue_table(text: str, value: object) -> None:
     assert parse_value(text) == value
+    assert type(parse_value(text)) is type(value)
 
 
-def test_a_yaml_date_is_refused_not_stringified() -> None:
+def test_yaml_mappings_read_as_papermill_reads_them() -> None:
+    from papermill.iorw import NoDatesSafeLoader
+
+    text = "layers: [1, 2]\nday: 2024-01-31\nflag: no\nmode: '010'"
+    assert parse_yaml_mapping(text) == yaml.load(text, Loader=NoDatesSafeLoader)
+    assert parse_yaml_mapping(text)["day"] == "2024-01-31"
+    with pytest.raises(BadParametersError, match="mapping"):
+        parse_yaml_mapping("[1, 2]")
+
+
+def test_a_date_object_is_refused_not_stringified() -> None:
     with pytest.raises(BadParametersError, match="quote it"):
-        validate_parameters({"day": parse_value("2024-01-31")})
+        validate_parameters({"day": datetime.date(2024, 1, 31)})
+
+
+def test_not_finite_numbers_papermill_would_pass_are_refused() -> None:
+    with pytest.raises(BadParametersError, match="cannot be injected"):
+        validate_parameters({"x": parse_value("nan")})

@@ -15,11 +15,13 @@ from workbench.errors import BadParametersError, RunFailedError
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.jobs.params import load_parameters_file, parse_value
+    from workbench.jobs.params import load_parameters_file, parse_value, parse_yaml_mapping
 
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {}  # papermill's order: -f, then -y, then -p, then -r
     for path in args.parameters_file or []:
         values.update(load_parameters_file(path))
+    for text in args.parameters_yaml or []:
+        values.update(parse_yaml_mapping(text))
     for name, raw in args.parameter or []:
         values[name] = parse_value(raw)
     for name, raw in args.parameter_raw or []:
@@ -89,11 +91,15 @@ def _runs(args: argparse.Namespace) -> int:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                        help="a parameter; the value is read as YAML (3, 0.5, true, null, [1, 2]) as papermill does")
+                        help="a parameter, read as papermill's -p reads it: True, False, None, an int "
+                             "(010 is 10), a float (1e3), else the exact string given")
     parser.add_argument("-r", "--parameter-raw", nargs=2, action="append", metavar=("NAME", "VALUE"),
                         help="a parameter passed as a string, unparsed")
-    parser.add_argument("-f", "--parameters-file", action="append", metavar="YAML",
-                        help="parameters from a YAML mapping (repeatable; -p wins)")
+    parser.add_argument("-y", "--parameters-yaml", action="append", metavar="YAML",
+                        help="parameters from a YAML mapping, e.g. 'layers: [1, 2]' (papermill's -y; YAML 1.1: "
+                             "quote no, on, 010)")
+    parser.add_argument("-f", "--parameters-file", action="append", metavar="FILE",
+                        help="parameters from a YAML mapping file (repeatable; -y, -p and -r win, in that order)")
     parser.add_argument("--timeout", type=float, metavar="S", help="limit on the whole notebook's time")
     parser.add_argument("--cell-timeout", type=float, metavar="S", help="limit on each cell's time")
     parser.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's)")

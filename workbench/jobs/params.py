@@ -1,4 +1,4 @@
-"""Notebook parameters: parsed as papermill users expect, validated, injected as data.
+"""Notebook parameters: parsed as papermill's CLI parses them, validated, injected as data.
 
 papermill injects parameter *names* verbatim and escapes only double quotes in string
 values, so a crafted name or value can run code in the kernel. workbench writes the
@@ -37,38 +37,54 @@ class Parameter:
 
 
 def parse_value(text: str) -> Any:
-    """A ``-p NAME VALUE`` value: YAML scalars, lists and ``{...}`` maps (``3``, ``0.5``,
-    ``true``, ``null``/``None``, ``[1, 2]``); anything else stays the string given."""
-    stripped = text.strip()
-    if stripped == "None":
+    """A ``-p NAME VALUE`` value, read exactly as papermill's CLI reads it.
+
+    ``True``, ``False`` and ``None`` (those spellings only), then anything Python's ``int()``
+    accepts (``010`` is 10, ``1_000`` is 1000), then anything ``float()`` accepts (``1e3``,
+    ``0.5``; ``nan`` and ``inf`` are then refused by :func:`validate_parameters`); every other
+    text is the string given, byte for byte (``no``, ``12:30``, ``[1, 2]``, ``a # b``, new
+    lines). Lists and maps go through ``-y`` or ``-f``, as in papermill.
+    """
+    if text == "True":
+        return True
+    if text == "False":
+        return False
+    if text == "None":
         return None
-    if not stripped:
-        return text
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    if value is None and stripped not in ("null", "~"):
-        return text
-    if isinstance(value, dict) and not stripped.startswith("{"):
-        return text  # "a: b" is a string to a shell user, not a map
-    return value
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            continue
+    return text
 
 
-def load_parameters_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parameters from a YAML mapping file (``-f params.yaml``)."""
+def parse_yaml_mapping(text: str, source: str = "-y") -> dict[str, Any]:
+    """Parameters from a YAML mapping (``-y 'layers: [1, 2]'``, or a ``-f`` file's text), read by
+    papermill's own loader: YAML 1.1 as PyYAML reads it, except that dates stay strings."""
+    from papermill.iorw import NoDatesSafeLoader
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise BadParametersError(f"no parameters file at {path}") from None
+        data = yaml.load(text, Loader=NoDatesSafeLoader)
     except yaml.YAMLError as exc:
-        raise BadParametersError(f"{path} is not valid YAML: {exc}") from exc
+        raise BadParametersError(f"{source} is not valid YAML: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise BadParametersError(f"{path} must hold a mapping of parameter names to values")
+        raise BadParametersError(f"{source} must hold a mapping of parameter names to values, e.g. 'layers: [1, 2]'")
     return data
+
+
+def load_parameters_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parameters from a YAML mapping file (``-f params.yaml``), read as papermill reads it."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise BadParametersError(f"no parameters file at {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadParametersError(f"cannot read the parameters file {path}: {exc}") from exc
+    return parse_yaml_mapping(text, str(path))
 
 
 def _check_value(name: str, value: Any, path: str = "") -> None:
@@ -191,5 +207,6 @@ __all__ = [
     "injected_source",
     "load_parameters_file",
     "parse_value",
+    "parse_yaml_mapping",
     "validate_parameters",
 ]

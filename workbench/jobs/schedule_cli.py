@@ -77,18 +77,32 @@ def _run_now(args: argparse.Namespace) -> int:
     return 0 if result.status == "succeeded" else 1
 
 
+def _flags(name: str, value: Any) -> list[str]:
+    """Flags of ``workbench run`` that give ``name`` exactly ``value`` back."""
+    import json
+
+    if isinstance(value, str):
+        return ["-r", name, value]
+    if value is None or isinstance(value, bool | int | float):
+        return ["-p", name, repr(value)]  # papermill's -p reads these reprs back exactly
+    from workbench.jobs.params import parse_yaml_mapping
+
+    text = json.dumps({name: value})  # JSON is YAML: lists and maps
+    if parse_yaml_mapping(text) != {name: value}:
+        raise ScheduleError(
+            f"parameter {name} = {value!r} cannot be written as a crontab flag that reads back exactly",
+            hint="run the schedule with workbench scheduler instead",
+        )
+    return ["-y", text]
+
+
 def crontab_lines(schedules: list[Any]) -> list[str]:
     """Lines for system cron running each schedule with ``workbench run`` (``%`` escaped)."""
-    import yaml
-
     lines = []
     for s in schedules:
         command = ["workbench", "run", s.notebook, "--name", s.name]
         for name, value in s.parameters.items():
-            if isinstance(value, str):
-                command += ["-r", name, value]
-            else:
-                command += ["-p", name, yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...")]
+            command += _flags(name, value)
         for flag, value in (("--timeout", s.timeout), ("--cell-timeout", s.cell_timeout), ("--kernel", s.kernel)):
             if value is not None:
                 command += [flag, str(value)]
