@@ -38,7 +38,10 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
     LoopError                  a loop policy action that cannot be carried out (no challenger, a memory store)
     JobError                   a notebook job that cannot start or did not succeed
     ├── BadParametersError     parameters refused before a kernel starts (exit code 3)
-    ├── RunFailedError         a run that failed: reason cell_error (4), kernel_died (5), timeout (6)
+    ├── RunFailedError         a run that failed: reason cell_error (4), kernel_died (5), timeout (6),
+    │                          exited (7), kernel_unavailable (8)
+    ├── RunCancelledError      a run stopped by SIGINT (exit code 130) or SIGTERM (143)
+    ├── KernelUnavailableError a kernel that does not exist or never started (exit code 8)
     ├── RunNotFoundError       no run with that id
     └── ScheduleError          a schedule that cannot be added, found or run
     DatamartError              a dataset that cannot be stored or read (bad input, damaged bytes)
@@ -284,14 +287,37 @@ class BadParametersError(JobError, ValueError):
 
 
 class RunFailedError(JobError):
-    """A run that failed; ``reason`` is cell_error, kernel_died or timeout, ``run_id`` names it."""
+    """A run that failed; ``reason`` is cell_error, kernel_died, timeout, exited or
+    kernel_unavailable, ``run_id`` names it."""
 
-    hint = "read the output notebook: workbench runs show RUN_ID"
-    EXIT_CODES: ClassVar[dict[str, int]] = {"cell_error": 4, "kernel_died": 5, "timeout": 6}
+    EXIT_CODES: ClassVar[dict[str, int]] = {
+        "cell_error": 4,
+        "kernel_died": 5,
+        "timeout": 6,
+        "exited": 7,
+        "kernel_unavailable": 8,
+    }
 
     def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        if hint is None and fields.get("run_id"):
+            hint = f"the output notebook's path: workbench runs open {fields['run_id']}"
         super().__init__(message, hint=hint, **fields)
         self.exit_code = self.EXIT_CODES.get(str(fields.get("reason")), 1)
+
+
+class RunCancelledError(JobError):
+    """A run stopped by a signal; ``exit_code`` is 130 for SIGINT, 143 for SIGTERM."""
+
+    def __init__(self, message: str, *, hint: str | None = None, exit_code: int = 1, **fields: Any) -> None:
+        if hint is None and fields.get("run_id"):
+            hint = f"the output notebook's path: workbench runs open {fields['run_id']}"
+        super().__init__(message, hint=hint, exit_code=exit_code, **fields)
+
+
+class KernelUnavailableError(JobError):
+    """A Jupyter kernel that is not installed, or whose process could not start or answer."""
+
+    exit_code = 8
 
 
 class RunNotFoundError(JobError, LookupError):
@@ -377,6 +403,7 @@ __all__ = [
     "InvalidMetadataError",
     "InvalidNameError",
     "JobError",
+    "KernelUnavailableError",
     "LeaseLostError",
     "LoopError",
     "MissingDependencyError",
@@ -388,6 +415,7 @@ __all__ = [
     "PluginNotFoundError",
     "RegistryError",
     "RemoteTaskError",
+    "RunCancelledError",
     "RunFailedError",
     "RunNotFoundError",
     "ScheduleError",

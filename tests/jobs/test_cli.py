@@ -10,6 +10,7 @@ import pytest
 from tests.jobs.conftest import NotebookFactory
 from workbench.cli import main
 from workbench.jobs import runner
+from workbench.jobs.cancel import Cancellation
 from workbench.storage.run_records import Run
 
 pytestmark = pytest.mark.timeout(120)
@@ -43,7 +44,9 @@ def test_every_run_flag_reaches_the_api(
         "retries": 2,
         "kernel": "py",
         "allow_new_params": True,
+        "cancel": seen["cancel"],
     }
+    assert isinstance(seen["cancel"], Cancellation)
     assert "r1" in capsys.readouterr().out
 
 

@@ -86,8 +86,11 @@ def executed(result_output: str | None) -> nbformat.NotebookNode:
         (("x = 1", "print('before')", "import time\ntime.sleep(60)", "print('never')"), {"cell_timeout": 2},
          "timeout", 6),
         (("x = 1", "print('before')", "while True:\n    pass", "print('never')"), {"timeout": 4}, "timeout", 6),
+        (("x = 1", "print('before')", "import sys\nsys.exit(0)", "print('never')"), {}, "exited", 7),
+        (("x = 1", "print('before')", "raise SystemExit", "print('never')"), {}, "exited", 7),
+        (("x = 1", "print('before')", "import sys\nsys.exit(3)", "print('never')"), {}, "exited", 7),
     ],
-    ids=["raises", "kills-kernel", "cell-timeout", "notebook-timeout"],
+    ids=["raises", "kills-kernel", "cell-timeout", "notebook-timeout", "sys-exit-0", "raise-systemexit", "sys-exit-3"],
 )
 def test_failures_keep_a_marked_output_notebook(
     make_notebook: NotebookFactory,
@@ -116,6 +119,13 @@ def test_failures_keep_a_marked_output_notebook(
     assert before.outputs[0]["text"] == "before\n"
     tags = [t for c in nb.cells for t in c.metadata.get("tags", [])]
     assert BANNER_TAG in tags or "papermill-error-cell-tag" in tags
+    assert "injected-parameters" not in tags  # no -p given: no cell injected, the notebook's own numbering
+    assert f"workbench runs open {failed.run_id}" in str(info.value)
+
+
+def test_sys_exit_in_the_last_cell_is_a_success(make_notebook: NotebookFactory) -> None:
+    path = make_notebook("last", "x = 1", "import workbench as wb\nwb.record('x', x)", "import sys\nsys.exit(0)")
+    assert run(path).status == "succeeded"
 
 
 def test_retries_make_new_runs_linked_to_the_first(make_notebook: NotebookFactory, tmp_path: Path) -> None:
@@ -151,10 +161,13 @@ def test_missing_or_broken_notebook_is_a_clear_error(tmp_path: Path) -> None:
         run(broken)
 
 
-def test_unknown_kernel_names_the_installed_ones(make_notebook: NotebookFactory) -> None:
+def test_unknown_kernel_names_the_installed_ones(make_notebook: NotebookFactory, store: RunStore) -> None:
     path = make_notebook("k", "x = 1")
-    with pytest.raises(JobError, match=r"no Jupyter kernel named 'cobol'; installed: .*python3"):
-        run(path, kernel="cobol")
+    with pytest.raises(RunFailedError, match=r"no Jupyter kernel named 'cobol'; installed: .*python3") as info:
+        run(path, kernel="cobol", retries=2)
+    assert info.value.exit_code == 8
+    (recorded,) = store.list_runs("k")  # never retried: no kernel would appear
+    assert (recorded.status, recorded.reason, recorded.output) == ("failed", "kernel_unavailable", None)
 
 
 def test_a_run_on_the_redis_store_is_visible_to_other_machines(

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import BadParametersError, RunFailedError
+from workbench.errors import BadParametersError, RunCancelledError, RunFailedError
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:
@@ -44,28 +44,35 @@ def _help_params(notebook: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from workbench.jobs.cancel import Cancellation, cancel_on_signals
     from workbench.jobs.runner import run
 
     if args.help_params:
         return _help_params(args.notebook)
-    try:
-        result = run(
-            args.notebook,
-            _parameters(args),
-            name=args.name,
-            timeout=args.timeout,
-            cell_timeout=args.cell_timeout,
-            retries=args.retries,
-            kernel=args.kernel,
-            allow_new_params=args.allow_new_params,
-        )
-    except RunFailedError as exc:
-        print(exc.fields["run"], file=sys.stderr)
-        print(f"workbench: run failed: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except BadParametersError as exc:
-        print(f"workbench: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    with cancel_on_signals(Cancellation()) as cancel:
+        try:
+            result = run(
+                args.notebook,
+                _parameters(args),
+                name=args.name,
+                timeout=args.timeout,
+                cell_timeout=args.cell_timeout,
+                retries=args.retries,
+                kernel=args.kernel,
+                allow_new_params=args.allow_new_params,
+                cancel=cancel,
+            )
+        except RunCancelledError as exc:
+            print(f"workbench: {exc}", file=sys.stderr)
+            return int(exc.exit_code)
+        except RunFailedError as exc:
+            if exc.fields["run"].output:
+                print(exc.fields["run"], file=sys.stderr)
+            print(f"workbench: run failed: {exc}", file=sys.stderr)
+            return int(exc.exit_code)
+        except BadParametersError as exc:
+            print(f"workbench: error: {exc}", file=sys.stderr)
+            return int(exc.exit_code)
     print(result)
     return 0
 

@@ -17,17 +17,20 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench.fsutil import atomic_write_bytes
+from workbench.jobs.cancel import Cancellation
 
 ATOMIC_SCHEME = "workbench-atomic://"
 FAILED_TAG = "workbench-failed-cell"
 NOT_RUN_TAG = "workbench-not-run"
 BANNER_TAG = "workbench-error-banner"
 INTERRUPT_GRACE_S = 5.0
+CANCEL_GRACE_S = 2.0
 
 
 class _AtomicFileHandler:
@@ -89,22 +92,32 @@ def _register_papermill_plugins() -> None:
 class Outcome:
     """How an execution ended, as the runner saw it."""
 
-    status: str  # succeeded | failed
-    reason: str | None = None  # cell_error | kernel_died | timeout
+    status: str  # succeeded | failed | cancelled
+    reason: str | None = None  # cell_error | exited | kernel_died | timeout | interrupted | terminated
     failed_cell: int | None = None
     error: str | None = None
 
 
 class _Watchdog:
-    """Interrupts the kernel when the notebook's time is up, and kills it if that fails."""
+    """Interrupts the kernel when the notebook's time is up or the run is cancelled, and
+    kills it if the interrupted cell does not stop within a grace period (at once on a
+    second cancel request). ``cause`` says which fired: ``timeout`` or ``cancelled``."""
 
-    def __init__(self, km: Any, seconds: float | None) -> None:
+    POLL_S = 0.1
+
+    def __init__(self, km: Any, seconds: float | None, cancel: Cancellation | None = None) -> None:
         self.km = km
-        self.fired = threading.Event()
+        self.seconds = seconds
+        self.cancel = cancel
+        self.cause: str | None = None
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, args=(seconds,), daemon=True)
-        if seconds is not None:
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="workbench-watchdog")
+        if seconds is not None or cancel is not None:
             self._thread.start()
+
+    @property
+    def fired(self) -> bool:
+        return self.cause is not None
 
     def _signal(self, sig: int) -> None:
         pid = getattr(self.km.provisioner, "pid", None)
@@ -114,13 +127,27 @@ class _Watchdog:
             except ProcessLookupError:
                 pass
 
-    def _watch(self, seconds: float) -> None:
-        if self._done.wait(seconds):
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.requested
+
+    def _watch(self) -> None:
+        deadline = None if self.seconds is None else time.monotonic() + self.seconds
+        while not self._done.wait(self.POLL_S):
+            if self._cancelled():
+                self.cause = "cancelled"
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                self.cause = "timeout"
+                break
+        else:
             return
-        self.fired.set()
         self._signal(signal.SIGINT)
-        if not self._done.wait(INTERRUPT_GRACE_S):
-            self._signal(signal.SIGKILL)
+        grace = CANCEL_GRACE_S if self.cause == "cancelled" else INTERRUPT_GRACE_S
+        kill_at = time.monotonic() + grace
+        while not self._done.wait(self.POLL_S):
+            if time.monotonic() >= kill_at or (self.cancel is not None and self.cancel.urgent):
+                self._signal(signal.SIGKILL)
+                return
 
     def stop(self) -> None:
         self._done.set()
@@ -143,26 +170,37 @@ def close_thread_event_loop() -> None:
         asyncio.set_event_loop(None)
 
 
+def _installed_kernels() -> str:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+
+
 def start_kernel(kernel_name: str, cwd: Path, env: dict[str, str], start_timeout: float = 60) -> Any:
-    """A started kernel manager for ``kernel_name`` (raises JobError naming installed kernels)."""
+    """A started kernel manager for ``kernel_name``; raises :class:`KernelUnavailableError`
+    naming the installed kernels when there is no such kernel or its process cannot start."""
     from jupyter_client.kernelspec import NoSuchKernel
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    from workbench.errors import JobError
+    from workbench.errors import KernelUnavailableError
 
     # nbclient drives the kernel from its own event loop, so it needs the async manager
     km = AsyncKernelManager(kernel_name=kernel_name)
     try:
         run_sync(km.start_kernel)(cwd=str(cwd), env={**os.environ, **env})
     except NoSuchKernel:
-        from jupyter_client.kernelspec import KernelSpecManager
-
-        installed = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
-        raise JobError(
-            f"no Jupyter kernel named {kernel_name!r}; installed: {installed}",
+        raise KernelUnavailableError(
+            f"no Jupyter kernel named {kernel_name!r}; installed: {_installed_kernels()}",
             hint="pass --kernel with one of those, or install it with python -m ipykernel install",
+            kernel=kernel_name,
         ) from None
+    except (OSError, RuntimeError) as exc:
+        raise KernelUnavailableError(
+            f"the Jupyter kernel {kernel_name!r} could not start: {exc}; installed: {_installed_kernels()}",
+            hint="check the kernel with jupyter kernelspec list, or pass --kernel with another",
+            kernel=kernel_name,
+        ) from exc
     return km
 
 
@@ -185,9 +223,11 @@ def execute(
     cwd: Path,
     timeout: float | None = None,
     cell_timeout: float | None = None,
+    cancel: Cancellation | None = None,
 ) -> tuple[Any, Outcome]:
     """Run ``nb`` in the started kernel ``km``, saving progress to ``output``.
 
+    ``cancel``, when requested, stops the kernel and ends the run ``cancelled``.
     Returns the executed notebook (read back from ``output``, as saved) and the outcome.
     The kernel is shut down and the client closed before returning.
     """
@@ -197,22 +237,30 @@ def execute(
     from papermill.exceptions import PapermillExecutionError
 
     _register_papermill_plugins()
-    watchdog = _Watchdog(km, timeout)
+    watchdog = _Watchdog(km, timeout, cancel)
     outcome = Outcome("succeeded")
     try:
-        papermill.execute_notebook(
-            nb,
-            ATOMIC_SCHEME + str(output),
-            kernel_name=km.kernel_name,
-            engine_name=ENGINE,
-            km=km,
-            cwd=str(cwd),
-            progress_bar=False,
-            execution_timeout=cell_timeout,
-        )
+        if cancel is not None and cancel.requested:
+            atomic_write_bytes(output, nbformat.writes(nb).encode("utf-8"), durable=False)
+            outcome = Outcome("cancelled", cancel.reason, None, f"cancelled by {cancel.signal_name} before it started")
+        else:
+            papermill.execute_notebook(
+                nb,
+                ATOMIC_SCHEME + str(output),
+                kernel_name=km.kernel_name,
+                engine_name=ENGINE,
+                km=km,
+                cwd=str(cwd),
+                progress_bar=False,
+                execution_timeout=cell_timeout,
+            )
     except PapermillExecutionError as exc:
-        reason = "timeout" if watchdog.fired.is_set() else "cell_error"
-        outcome = Outcome("failed", reason, None, f"{exc.ename}: {exc.evalue}")
+        if watchdog.cause == "timeout":
+            outcome = Outcome("failed", "timeout", None, f"{exc.ename}: {exc.evalue}")
+        elif exc.ename == "SystemExit":
+            outcome = Outcome("failed", "exited", None, _exit_message(exc.evalue))
+        else:
+            outcome = Outcome("failed", "cell_error", None, f"{exc.ename}: {exc.evalue}")
     except CellTimeoutError as exc:
         if cell_timeout is None:  # the kernel answered, but its output never finished arriving
             error = f"the kernel stopped sending the cell's output: {exc}"
@@ -220,17 +268,47 @@ def execute(
             error = f"a cell ran longer than {cell_timeout:g} s: {exc}"
         outcome = Outcome("failed", "timeout", None, error)
     except DeadKernelError as exc:
-        reason = "timeout" if watchdog.fired.is_set() else "kernel_died"
+        reason = "timeout" if watchdog.cause == "timeout" else "kernel_died"
         outcome = Outcome("failed", reason, None, f"the kernel died: {exc}")
     finally:
         watchdog.stop()
         stop_kernel(km)
-    executed = nbformat.read(str(output), as_version=4)
-    if outcome.reason == "timeout" and watchdog.fired.is_set():
+    if watchdog.cause == "cancelled" and outcome.status == "failed" and cancel is not None:
+        outcome = Outcome("cancelled", cancel.reason, None, f"cancelled by {cancel.signal_name}")
+    executed = read_output(output, nb)
+    if outcome.reason == "timeout" and watchdog.cause == "timeout":
         outcome.error = f"the notebook ran longer than its {timeout:g} s limit"
-    if outcome.status == "failed":
+    if outcome.status == "succeeded":
+        outcome = _early_exit(executed) or outcome
+    if outcome.status != "succeeded":
         mark_failure(executed, outcome)
     return executed, outcome
+
+
+def read_output(output: Path, nb: Any) -> Any:
+    """The output notebook as last saved (``nb`` itself when nothing was saved yet)."""
+    import nbformat
+
+    if not output.is_file():
+        return nb
+    return nbformat.read(str(output), as_version=4)
+
+
+def _exit_message(evalue: str) -> str:
+    detail = f"SystemExit: {evalue}" if evalue else "SystemExit"
+    return f"the notebook stopped itself ({detail}); the cells after it never ran"
+
+
+def _early_exit(nb: Any) -> Outcome | None:
+    """A failed outcome for a notebook that stopped with ``sys.exit(0)`` (papermill ends such a
+    run quietly) before its last code cell; None when every code cell ran."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for position, cell in enumerate(code):
+        outputs = cell.get("outputs", [])
+        exits = [o for o in outputs if o.get("output_type") == "error" and o.get("ename") == "SystemExit"]
+        if exits and position < len(code) - 1:
+            return Outcome("failed", "exited", None, _exit_message(str(exits[0].get("evalue", ""))))
+    return None
 
 
 def _ran(cell: Any) -> bool:
@@ -265,7 +343,7 @@ def mark_failure(nb: Any, outcome: Outcome) -> None:
         where = f"cell {outcome.failed_cell}" if outcome.failed_cell is not None else "start-up"
         banner = nbformat.v4.new_markdown_cell(
             f'<span style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;">'
-            f"Run failed ({outcome.reason}) at {where}: {outcome.error}</span>"
+            f"Run {outcome.status} ({outcome.reason}) at {where}: {outcome.error}</span>"
         )
         banner.metadata["tags"] = [BANNER_TAG]
         nb.cells.insert(0, banner)
@@ -278,6 +356,7 @@ __all__ = [
     "close_thread_event_loop",
     "execute",
     "mark_failure",
+    "read_output",
     "start_kernel",
     "stop_kernel",
 ]

@@ -20,8 +20,9 @@ from typing import Any
 
 from workbench import run_context
 from workbench.config import Settings, load_settings
-from workbench.errors import BadParametersError, JobError, RunFailedError
+from workbench.errors import BadParametersError, JobError, KernelUnavailableError, RunCancelledError, RunFailedError
 from workbench.jobs import params as job_params
+from workbench.jobs.cancel import Cancellation
 from workbench.names import validate_name
 from workbench.storage import open_storage
 from workbench.storage.run_records import Run, utc_now
@@ -32,8 +33,9 @@ LIBRARIES = ("workbench", "papermill", "ipykernel", "scikit-learn", "numpy", "pa
 
 
 def new_run_id() -> str:
-    """Sortable by start time, unique across processes: ``20261127-195300-3f9a1c``."""
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    """Sortable by start time to the microsecond, unique across processes:
+    ``20261127-195300-123456-3f9a`` (ids of older versions, ``20261127-195300-3f9a1c``, still read)."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f-") + secrets.token_hex(2)
 
 
 def library_versions() -> dict[str, str]:
@@ -49,14 +51,48 @@ def library_versions() -> dict[str, str]:
 
 
 def read_notebook(path: Path) -> Any:
+    """The notebook at ``path`` as nbformat 4; a file that is not one raises a one-line
+    :class:`JobError` saying what is wrong with it (never a schema dump)."""
+    import json
+
     import nbformat
+    from nbformat import ValidationError
+
+    def refuse(problem: str) -> JobError:
+        return JobError(f"{path} is not a readable notebook: {problem}", hint="open it in JupyterLab and save it")
 
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise JobError(f"no notebook at {path}", hint="check the path") from None
-    except (OSError, ValueError) as exc:
-        raise JobError(f"{path} is not a readable notebook: {exc}", hint="open it in JupyterLab and save it") from exc
+    except IsADirectoryError:
+        raise JobError(f"{path} is a folder, not a notebook", hint="check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise refuse(str(exc)) from exc
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise refuse(f"not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise refuse(f"the JSON is a {type(data).__name__}, not an object with cells and metadata")
+    missing = [key for key in ("cells", "metadata", "nbformat") if key not in data]
+    if missing and data.get("nbformat") != 3:
+        raise refuse(f"the JSON lacks {', '.join(repr(k) for k in missing)}")
+    try:
+        nb = nbformat.reads(text, as_version=4, capture_validation_error={})
+        nbformat.validate(nb)
+    except ValidationError as exc:
+        raise refuse(str(exc.message).splitlines()[0]) from None
+    except Exception as exc:  # nbformat's converters fail on odd shapes in many ways
+        raise refuse(f"{type(exc).__name__}: {exc}") from None
+    if nb.nbformat_minor < 5:
+        # 4.5 gives every cell an id; the cells we add (parameters, banner) have one, and a
+        # 4.4 notebook holding them fails validation at every save
+        import uuid
+
+        nb.nbformat_minor = 5
+        for cell in nb.cells:
+            cell.setdefault("id", uuid.uuid4().hex[:8])
     for cell in nb.cells:  # papermill expects these on every cell
         cell.metadata.setdefault("tags", [])
         cell.metadata.setdefault("papermill", {})
@@ -76,6 +112,37 @@ def _collect(run: Run, folder: Path) -> None:
             run.models.append({"name": entry["name"], "version": entry["version"]})
 
 
+def _process_started(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def _finish(run: Run, executed: Any, store: RunStore, output: Path) -> None:
+    """Write the final output notebook (the run's status in its metadata), then the record."""
+    import nbformat
+
+    from workbench.fsutil import atomic_write_bytes
+
+    executed.metadata["workbench"] = {
+        "run_id": run.run_id,
+        "job": run.job,
+        "status": run.status,
+        "reason": run.reason,
+        "failed_cell": run.failed_cell,
+        "error": run.error,
+        "parameters": run.parameters,
+        "metrics": run.metrics,
+    }
+    data = nbformat.writes(executed).encode("utf-8")
+    atomic_write_bytes(output, data)
+    store.save_output(run.run_id, data)
+    store.save_run(run)
+
+
 def _execute_once(
     notebook: Path,
     nb: Any,
@@ -90,9 +157,17 @@ def _execute_once(
     schedule: str | None,
     km: Any = None,
     run_id: str | None = None,
+    cancel: Cancellation | None = None,
 ) -> Run:
-    from workbench.jobs.execution import execute, start_kernel
+    from workbench.jobs.execution import (
+        Outcome,
+        execute,
+        mark_failure,
+        read_output,
+        start_kernel,
+    )
 
+    pid = os.getpid()
     run = Run(
         run_id=run_id or new_run_id(),
         job=job,
@@ -102,7 +177,8 @@ def _execute_once(
         retry_of=retry_of,
         schedule=schedule,
         host=socket.gethostname(),
-        pid=os.getpid(),
+        pid=pid,
+        pid_started=_process_started(pid),
     )
     folder = store.run_dir(run.run_id)
     output = folder / "output.ipynb"
@@ -115,8 +191,21 @@ def _execute_once(
         if km is None:
             km = start_kernel(kernel, notebook.parent, env)
         executed, outcome = execute(
-            nb, output, km, cwd=notebook.parent, timeout=timeout, cell_timeout=cell_timeout
+            nb, output, km, cwd=notebook.parent, timeout=timeout, cell_timeout=cell_timeout, cancel=cancel
         )
+    except KernelUnavailableError as exc:
+        run.status, run.reason, run.error = "failed", "kernel_unavailable", exc.message
+        run.ended_at, run.duration, run.output = utc_now(), time.perf_counter() - started, None
+        store.save_run(run)
+        return run
+    except KeyboardInterrupt:
+        # Ctrl-C in a Python session (the CLI turns signals into a Cancellation instead)
+        run.status, run.reason, run.error = "cancelled", "interrupted", "interrupted (KeyboardInterrupt)"
+        run.ended_at, run.duration = utc_now(), time.perf_counter() - started
+        executed = read_output(output, nb)
+        mark_failure(executed, Outcome(run.status, run.reason, None, run.error))
+        _finish(run, executed, store, output)
+        raise
     except BaseException as exc:
         run.status, run.reason, run.error = "failed", "kernel_died", f"{type(exc).__name__}: {exc}"
         run.ended_at, run.duration = utc_now(), time.perf_counter() - started
@@ -132,24 +221,7 @@ def _execute_once(
     )
     run.ended_at, run.duration = utc_now(), time.perf_counter() - started
     _collect(run, folder)
-    executed.metadata["workbench"] = {
-        "run_id": run.run_id,
-        "job": job,
-        "status": run.status,
-        "reason": run.reason,
-        "failed_cell": run.failed_cell,
-        "error": run.error,
-        "parameters": parameters,
-        "metrics": run.metrics,
-    }
-    import nbformat
-
-    data = nbformat.writes(executed).encode("utf-8")
-    from workbench.fsutil import atomic_write_bytes
-
-    atomic_write_bytes(output, data)
-    store.save_output(run.run_id, data)
-    store.save_run(run)
+    _finish(run, executed, store, output)
     return run
 
 
@@ -164,7 +236,8 @@ def prepare(
     nb = read_notebook(path)
     clean = job_params.validate_parameters(parameters or {})
     job_params.check_known(nb, clean, allow_new_params)
-    job_params.inject(nb, clean)
+    if clean:  # as papermill: no injected cell without parameters, so cell numbers stay the notebook's
+        job_params.inject(nb, clean)
     return path, nb, clean
 
 
@@ -183,15 +256,20 @@ def run(
     store: RunStore | None = None,
     schedule: str | None = None,
     run_id: str | None = None,
+    cancel: Cancellation | None = None,
 ) -> Run:
     """Execute ``notebook`` with ``parameters`` as job ``name`` (default: the file's stem).
 
     ``run_id`` names the (first) run instead of a new id, for a caller that records the id
     before the run starts (the loop, which follows its training jobs across restarts).
 
+    ``cancel``, once requested (the CLI requests it on SIGINT and SIGTERM), stops the kernel
+    and ends the run ``cancelled``, with no retry.
+
     Returns the :class:`Run`. A failed run raises :class:`RunFailedError` (its ``reason``,
-    ``run_id`` and ``run``) unless ``check=False``; refused parameters raise
-    :class:`BadParametersError` before any kernel starts (the refusal is recorded too).
+    ``run_id`` and ``run``) and a cancelled one :class:`RunCancelledError`, unless
+    ``check=False``; refused parameters raise :class:`BadParametersError` before any kernel
+    starts (the refusal is recorded too).
     """
     for label, value in (("timeout", timeout), ("cell_timeout", cell_timeout)):
         if value is not None and value <= 0:
@@ -226,20 +304,30 @@ def run(
                 retry_of=first.run_id if first else None,
                 schedule=schedule,
                 run_id=run_id if attempt == 0 else None,
+                cancel=cancel,
             )
             first = first or current
-            if current.status == "succeeded":
-                return current
+            if current.status in ("succeeded", "cancelled") or current.reason == "kernel_unavailable":
+                break
         assert current is not None
-        if check:
-            raise RunFailedError(
-                f"run {current.run_id} of {job} failed ({current.reason}) at cell {current.failed_cell}: "
-                f"{current.error}",
+        if current.status == "succeeded" or not check:
+            return current
+        if current.status == "cancelled":
+            raise RunCancelledError(
+                f"run {current.run_id} of {job} was cancelled ({current.reason})",
                 run_id=current.run_id,
                 reason=current.reason,
                 run=current,
+                exit_code=cancel.exit_code if cancel is not None else 1,
             )
-        return current
+        where = f" at cell {current.failed_cell}" if current.failed_cell is not None else ""
+        raise RunFailedError(
+            f"run {current.run_id} of {job} failed ({current.reason}){where}: {current.error}",
+            hint="pass --kernel with an installed kernel" if current.reason == "kernel_unavailable" else None,
+            run_id=current.run_id,
+            reason=current.reason,
+            run=current,
+        )
     finally:
         if storage is not None:
             storage.close()

@@ -9,8 +9,19 @@ from typing import Any
 
 from workbench.formatting import format_time, html_table, text_table
 
-STATUSES = ("running", "succeeded", "failed")
-REASONS = ("cell_error", "kernel_died", "timeout", "bad_parameters", "runner_died")
+STATUSES = ("running", "succeeded", "failed", "cancelled")
+REASONS = (
+    "cell_error",
+    "exited",
+    "kernel_died",
+    "kernel_unavailable",
+    "timeout",
+    "bad_parameters",
+    "runner_died",
+    "runner_lost",
+    "interrupted",
+    "terminated",
+)
 
 
 def utc_now() -> str:
@@ -41,6 +52,7 @@ class Run:
     output: str | None = None
     host: str = ""
     pid: int = 0
+    pid_started: float | None = None  # the owner process's start time (psutil), to tell a reused pid
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
