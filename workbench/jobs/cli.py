@@ -1,8 +1,4 @@
-"""``workbench run | runs | schedule | scheduler``: parse, call :mod:`workbench.jobs`, print.
-
-Exit codes of ``workbench run`` (for cron and Airflow): 0 succeeded, 1 other error,
-2 usage, 3 bad parameters, 4 a cell raised, 5 the kernel died, 6 a time limit was hit.
-"""
+"""``workbench run | runs | schedule | scheduler``: parse, call :mod:`workbench.jobs`, print."""
 
 from __future__ import annotations
 
@@ -12,6 +8,27 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import BadParametersError, RunCancelledError, RunFailedError
+
+RUN_DESCRIPTION = """\
+Execute a notebook as a production job with papermill: its cell tagged 'parameters'
+gets the values given, and the run's executed notebook, status, metrics, models and
+library versions are kept in the run history (workbench runs).
+
+exit codes (for cron and Airflow):
+  0    succeeded
+  1    another error (unreadable notebook, store unavailable, ...)
+  2    usage
+  3    parameters refused (before any kernel starts)
+  4    a cell raised (cell_error)
+  5    the kernel died (kernel_died)
+  6    a time limit was hit (timeout)
+  7    the notebook stopped itself with sys.exit() or SystemExit before its last cell (exited)
+  8    the kernel does not exist or never started (kernel_unavailable)
+  130  cancelled by SIGINT (Ctrl-C); 143 cancelled by SIGTERM: the kernel is stopped and the
+       run recorded 'cancelled'
+
+Statuses, reasons and parameter rules: docs/jobs.md.
+"""
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, Any]:
@@ -78,12 +95,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
+    from workbench.jobs.orphans import mark_lost_runs
     from workbench.names import validate_name
     from workbench.storage import open_storage
     from workbench.storage.run_records import runs_table
 
     with open_storage() as storage:
         store = storage.runs
+        for lost in mark_lost_runs(store):
+            print(f"workbench: run {lost.run_id} marked failed (runner_lost): {lost.error}", file=sys.stderr)
         if args.job in ("show", "open"):
             if not args.run_id:
                 print(f"workbench: error: runs {args.job} needs a RUN_ID", file=sys.stderr)
@@ -116,10 +136,10 @@ def add_commands(subparsers: Any) -> None:
     run = subparsers.add_parser(
         "run",
         help="execute a notebook as a job (papermill), keeping its output, metrics and status",
-        description=__doc__,
+        description=RUN_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("notebook")
+    run.add_argument("notebook", help="the .ipynb file")
     _add_run_options(run)
     run.add_argument("--name", help="job name (default: the notebook's file name)")
     run.add_argument("--retries", type=int, default=0, help="re-run a failed run up to N times")
@@ -127,7 +147,12 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--help-params", action="store_true", help="list the notebook's parameters and exit")
     run.set_defaults(func=_run)
 
-    runs = subparsers.add_parser("runs", help="run history: runs [JOB] | runs show RUN_ID | runs open RUN_ID")
+    runs = subparsers.add_parser(
+        "runs",
+        help="run history: runs [JOB] | runs show RUN_ID | runs open RUN_ID",
+        description="The run history, newest first. Runs of this host left 'running' by a process that "
+        "died without a word (SIGKILL, a crash) are marked failed (runner_lost) first.",
+    )
     runs.add_argument("job", nargs="?", help="a job name, or 'show' / 'open'")
     runs.add_argument("run_id", nargs="?", help="with show or open: the run")
     runs.add_argument("--limit", type=int, default=50)

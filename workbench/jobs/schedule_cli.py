@@ -37,17 +37,25 @@ def _add(args: argparse.Namespace, parameters: Callable[[argparse.Namespace], di
     return 0
 
 
+def _last_run(store: Any, schedule: Any) -> str:
+    """The newest run the schedule started (or ran with run-now), with its status."""
+    runs = [r for r in store.list_runs(schedule.name, limit=20) if r.schedule == schedule.name]
+    if runs:
+        last = runs[0]
+        return f"{last.run_id} {last.status}" + (f" ({last.reason})" if last.reason else "")
+    return schedule.last_run_id or "-"
+
+
 def _list(args: argparse.Namespace) -> int:
     from workbench.formatting import text_table
     from workbench.storage import open_storage
 
-    with open_storage() as storage:
-        schedules = storage.runs.list_schedules()
     now = datetime.now(UTC)
-    rows = [
-        (s.name, s.cron, s.notebook, f"{s.next_due(now):%Y-%m-%d %H:%M}", s.last_run_id or "-")
-        for s in schedules
-    ]
+    with open_storage() as storage:
+        rows = [
+            (s.name, s.cron, s.notebook, f"{s.next_due(now):%Y-%m-%d %H:%M}", _last_run(storage.runs, s))
+            for s in storage.runs.list_schedules()
+        ]
     print(text_table(["schedule", "cron", "notebook", "next (UTC)", "last run"], rows))
     return 0
 
@@ -124,15 +132,19 @@ def _export(args: argparse.Namespace) -> int:
 def _scheduler(args: argparse.Namespace) -> int:
     import logging
 
+    from workbench.jobs.cancel import cancel_on_signals
     from workbench.jobs.scheduler import Scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     scheduler = Scheduler()
-    try:
+    with cancel_on_signals(scheduler.cancel) as cancel:
         scheduler.serve()
-    except KeyboardInterrupt:
-        scheduler.stop()
-    return 0
+    if not cancel.requested:
+        return 0
+    ended = [r for r in scheduler.finished if r.status == "cancelled"]
+    runs = f"; cancelled: {', '.join(r.run_id for r in ended)}" if ended else "; no run was going"
+    print(f"workbench: scheduler stopped by {cancel.signal_name}{runs}", file=sys.stderr)
+    return cancel.exit_code
 
 
 def add_schedule_commands(
@@ -142,11 +154,17 @@ def add_schedule_commands(
 ) -> None:
     schedule = subparsers.add_parser("schedule", help="run notebooks on a cron schedule")
     actions = schedule.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = actions.add_parser("add", help="add or replace a schedule")
-    add.add_argument("name")
-    add.add_argument("notebook")
+    add = actions.add_parser(
+        "add",
+        help="add or replace a schedule",
+        description="Add (or replace) a schedule: run NOTEBOOK as job NAME at the times of a cron "
+        "expression (UTC), with the parameters given, read as for workbench run. The parameters are "
+        "checked now; runs start when a 'workbench scheduler' is running on this store.",
+    )
+    add.add_argument("name", help="the schedule's name, also the job name of its runs")
+    add.add_argument("notebook", help="the .ipynb file (kept as an absolute path)")
     add.add_argument("--cron", required=True, help='five cron fields, UTC, e.g. "*/5 * * * *"')
-    add.add_argument("--allow-new-params", action="store_true")
+    add.add_argument("--allow-new-params", action="store_true", help="inject parameters the notebook does not declare")
     add_run_options(add)
     add.set_defaults(func=lambda a: _add(a, parameters))
     actions.add_parser("list", help="schedules and their next run").set_defaults(func=_list)
@@ -160,7 +178,14 @@ def add_schedule_commands(
     export.add_argument("--crontab", action="store_true", required=True)
     export.set_defaults(func=_export)
     subparsers.add_parser(
-        "scheduler", help="run due scheduled jobs until interrupted (one scheduler per store)"
+        "scheduler",
+        help="run due scheduled jobs until interrupted (one scheduler per store)",
+        description="Run each schedule's job when it falls due, until SIGINT or SIGTERM. Runs of one "
+        "schedule never overlap; due times missed while no scheduler ran are coalesced into one run; "
+        "a kernel is started ahead of each schedule's next run. At start, runs of this host left "
+        "'running' by a process that died without a word are marked failed (runner_lost). SIGINT or "
+        "SIGTERM cancels the running jobs (kernels stopped, runs recorded 'cancelled') and exits with "
+        "130 or 143. One scheduler per store.",
     ).set_defaults(func=_scheduler)
 
 

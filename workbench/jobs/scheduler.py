@@ -8,8 +8,13 @@ Policies (documented for users in the README):
   start, each schedule runs once if at least one due time was missed, not once per
   missed time.
 - **Fast start.** For each (kernel, working folder) in use, one kernel is started ahead
-  of time, with the next run's id already in its environment; a due job takes it and a
-  fresh one is started for the next run. A kernel is never reused between runs.
+  of time; a due job takes it (the run's id, made at that moment so ids sort by start
+  time, is set in the kernel's environment) and a fresh one is started for the next run.
+  A kernel is never reused between runs.
+- **Signals.** SIGINT or SIGTERM stops starting runs and cancels the running ones (their
+  kernels stopped, their records and output notebooks ``cancelled``), then the scheduler
+  exits (:mod:`workbench.jobs.cancel`). At start, runs of this host left ``running`` by a
+  process that died without a word are marked ``runner_lost`` (:mod:`workbench.jobs.orphans`).
 
 One scheduler per store: two schedulers on one store would both start due jobs.
 """
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from workbench.config import Settings, load_settings
+from workbench.jobs.cancel import Cancellation
 from workbench.storage import open_storage
 from workbench.storage.run_records import Run
 from workbench.storage.run_store import RunStore
@@ -93,21 +99,64 @@ class KernelPool:
                 self._ready[(kernel, cwd)] = _on_a_thread_of_its_own(lambda: self._start(kernel, cwd))
 
     def take(self, kernel: str, cwd: Path) -> _Ready | None:
-        """A kernel started ahead of time for this run, if one is waiting."""
+        """A kernel started ahead of time for this run, if one is waiting and answers; it
+        gets a run id made now."""
         with self._lock:
-            return self._ready.pop((kernel, cwd), None)
+            ready = self._ready.pop((kernel, cwd), None)
+        if ready is None:
+            return None
+        try:
+            _on_a_thread_of_its_own(partial(self._retarget, ready))
+        except Exception as exc:  # the waiting kernel died or stopped answering
+            log.warning("the kernel started ahead for %s did not answer (%s); starting another", cwd, exc)
+            _on_a_thread_of_its_own(partial(_stop, ready.km))
+            return None
+        return ready
+
+    def _retarget(self, ready: _Ready) -> None:
+        """Set a run id made now in the waiting kernel's environment (ids sort by start time)."""
+        from jupyter_core.utils import run_sync
+
+        from workbench import run_context
+        from workbench.jobs.runner import new_run_id
+
+        old = ready.run_id
+        run_id = new_run_id()
+        env = {run_context.RUN_ID_ENV: run_id, run_context.RUN_DIR_ENV: str(self.store.run_dir(run_id))}
+        kc = ready.km.client()
+        kc.start_channels()
+        try:
+            reply = run_sync(kc.execute_interactive)(
+                f"import os as _wb_os\n_wb_os.environ.update({env!r})\ndel _wb_os",
+                silent=True, store_history=False, timeout=30, output_hook=lambda msg: None,
+            )
+        finally:
+            kc.stop_channels()
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"setting the run id in the kernel failed: {reply['content']}")
+        ready.run_id = run_id
+        try:
+            (self.store.home / "runs" / old).rmdir()  # made at start, never used
+        except OSError:
+            pass
 
     def close(self) -> None:
-        from workbench.jobs.execution import stop_kernel
-
         with self._lock:
             ready, self._ready = list(self._ready.values()), {}
         for entry in ready:
-            _on_a_thread_of_its_own(partial(stop_kernel, entry.km))
+            _on_a_thread_of_its_own(partial(_stop, entry.km))
 
 
-def run_schedule(schedule: Schedule, store: RunStore, pool: KernelPool | None = None) -> Run:
-    """Run a schedule's job now (a failed run is recorded, not raised)."""
+def _stop(km: Any) -> None:
+    from workbench.jobs.execution import stop_kernel
+
+    stop_kernel(km)
+
+
+def run_schedule(
+    schedule: Schedule, store: RunStore, pool: KernelPool | None = None, cancel: Cancellation | None = None
+) -> Run:
+    """Run a schedule's job now (a failed or cancelled run is recorded, not raised)."""
     from workbench.jobs.runner import DEFAULT_KERNEL, _execute_once, prepare
 
     path, nb, clean = prepare(schedule.notebook, schedule.parameters, allow_new_params=True)
@@ -126,8 +175,9 @@ def run_schedule(schedule: Schedule, store: RunStore, pool: KernelPool | None = 
         schedule=schedule.name,
         km=ready.km if ready else None,
         run_id=ready.run_id if ready else None,
+        cancel=cancel,
     )
-    if pool:
+    if pool and not (cancel is not None and cancel.requested):
         pool.warm(kernel, path.parent)
     return result
 
@@ -142,8 +192,11 @@ class Scheduler:
         self.pool = KernelPool(self.store)
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
+        self.cancel = Cancellation()
+        """Requested (by the CLI's SIGINT/SIGTERM handler) to cancel running jobs and stop."""
         self._running: dict[str, threading.Thread] = {}
         self.started: list[tuple[str, datetime, datetime]] = []  # schedule, due, started
+        self.finished: list[Run] = []
 
     def _launch(self, schedule: Schedule, due: datetime) -> None:
         schedule.last_due = due.isoformat()
@@ -153,7 +206,8 @@ class Scheduler:
             from workbench.jobs.execution import close_thread_event_loop
 
             try:
-                result = run_schedule(schedule, self.store, self.pool)
+                result = run_schedule(schedule, self.store, self.pool, self.cancel)
+                self.finished.append(result)
                 log.info("schedule %s: run %s %s", schedule.name, result.run_id, result.status)
             except Exception:
                 log.exception("schedule %s could not run", schedule.name)
@@ -190,10 +244,16 @@ class Scheduler:
             self.pool.warm(kernel, path.parent)
 
     def serve(self) -> None:
-        """Run until :meth:`stop` (or Ctrl-C), then wait for running jobs and stop kernels."""
-        self.warm()
+        """Run until :meth:`stop` or a cancel request, then wait for running jobs (cancelled
+        by the request) and stop kernels. Marks this host's lost runs first."""
+        from workbench.jobs.orphans import mark_lost_runs
+
+        for lost in mark_lost_runs(self.store):
+            log.warning("run %s of %s marked failed (runner_lost): %s", lost.run_id, lost.job, lost.error)
         try:
-            while not self._stop.is_set():
+            if not self.cancel.requested:
+                self.warm()
+            while not self._stop.is_set() and not self.cancel.requested:
                 self.tick()
                 self._stop.wait(self.poll_seconds)
         finally:
