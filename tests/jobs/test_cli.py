@@ -103,7 +103,9 @@ def test_schedule_commands(make_notebook: NotebookFactory, capsys: pytest.Captur
     assert line.startswith("*/5 * * * * workbench run ")
     assert "-p x 7" in line and "\\%" in line and "%" not in line.replace("\\%", "")
     assert main(["schedule", "run-now", "every5"]) == 0
-    assert "metric x" in capsys.readouterr().out
+    run_id = capsys.readouterr().out.split()[1]
+    assert main(["schedule", "list"]) == 0
+    assert f"{run_id} succeeded" in capsys.readouterr().out
     assert main(["schedule", "remove", "every5"]) == 0
     assert main(["schedule", "remove", "every5"]) == 1
     assert main(["schedule", "add", "bad", str(path), "--cron", "every day"]) == 1
@@ -122,3 +124,79 @@ def test_crontab_lines_give_the_schedule_parameters_back_exactly() -> None:
     (line,) = crontab_lines([Schedule("s", "nb.ipynb", "0 3 * * *", values)])
     argv = shlex.split(line.removeprefix("0 3 * * * ").replace("\\%", "%"))[1:]
     assert _parameters(build_parser().parse_args(argv)) == values
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'{"cells": [], "nbformat": 4, "nbformat_minor": 5}', "lacks 'metadata'"),
+        (b"hello", "not JSON"),
+        (b"[1, 2]", "the JSON is a list"),
+        (b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "missing"),
+        (b'{"nbformat": 3, "nbformat_minor": 0, "worksheets": []}', "version 3"),
+        (b"\xff\xfe", "can't decode"),
+    ],
+    ids=["no-metadata", "not-json", "a-list", "bad-cell", "v3-without-metadata", "not-utf8"],
+)
+def test_malformed_notebooks_get_one_line(
+    content: bytes, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "odd.ipynb"
+    path.write_bytes(content)
+    assert main(["run", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "is not a readable notebook" in err and problem in err
+
+
+def test_help_texts_describe_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, opening in (
+        (["run", "--help"], "Execute a notebook as a production job"),
+        (["schedule", "add", "--help"], "Add (or replace) a schedule"),
+        (["scheduler", "--help"], "Run each schedule's job when it falls due"),
+    ):
+        with pytest.raises(SystemExit):
+            main(argv)
+        out = capsys.readouterr().out
+        description = out.split("\n\n")[1]
+        assert " ".join(description.split()).startswith(opening), out
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "``" not in out and ":mod:" not in out
+    assert "130" in out and "143" in out and "exited" in out and "kernel_unavailable" in out
+    assert "papermill's -p" in " ".join(out.split())
+
+
+def test_values_reach_the_notebook_exactly_and_a_missing_kernel_is_one_line(
+    make_notebook: NotebookFactory, tmp_path: Path
+) -> None:
+    from papermill.cli import _resolve_type
+
+    cases = {"a": "line1\nline2", "b": "release 2 # final", "c": "010", "d": "no", "e": "on", "f": "12:30",
+             "g": "1e3", "h": "True", "i": "[1, 2]"}
+    path = make_notebook(
+        "values", "\n".join(f"{k} = None" for k in cases),
+        "import workbench as wb\n" + "\n".join(f"wb.record({k!r}, {k})" for k in cases),
+    )
+    args = [part for name, text in cases.items() for part in ("-p", name, text)]
+    done = workbench("run", str(path), *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[1]
+    shown = workbench("runs", "show", run_id, cwd=tmp_path).stdout
+    for name, text in cases.items():
+        assert f"metric {name}" in shown
+        assert repr(_resolve_type(text)) in shown, (name, shown)
+
+    missing = workbench("run", str(path), "--kernel", "nope", cwd=tmp_path)
+    assert missing.returncode == 8
+    lines = missing.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no Jupyter kernel named 'nope'; installed: " in lines[0] and "python3" in lines[0]
+    assert "kernel_unavailable" in lines[0]
+    table = workbench("runs", cwd=tmp_path).stdout
+    assert "failed (kernel_unavailable)" in table
+
+
+def test_run_ids_sort_by_start_time() -> None:
+    ids = [runner.new_run_id() for _ in range(200)]
+    assert sorted(ids) == ids and len(set(ids)) == len(ids)
