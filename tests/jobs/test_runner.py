@@ -184,3 +184,26 @@ def test_a_run_on_the_redis_store_is_visible_to_other_machines(
         local_copy = other.runs.output_path(result.run_id)
     assert local_copy.is_relative_to(tmp_path / "other-machine")
     assert nbformat.read(local_copy, as_version=4).metadata["workbench"]["run_id"] == result.run_id
+
+
+def test_a_4_4_notebook_runs_without_validation_noise(
+    tmp_path: Path, store: RunStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "old.ipynb"
+    path.write_text(json.dumps({
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "metadata": {"tags": ["parameters"]}, "outputs": [],
+             "source": "x = 1"},
+            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+             "source": "import workbench as wb\nwb.record('x', x)"},
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 4,
+    }))
+    with caplog.at_level("INFO"):
+        result = run(path, {"x": 2})
+    assert result.metrics == {"x": 2}
+    assert "JSON is invalid" not in caplog.text
+    out = executed(result.output)
+    nbformat.validate(out)
+    assert out.nbformat_minor == 5
