@@ -175,7 +175,9 @@ class Started:
         if trial.exit_code != exit_code:
             trial.problems.append(f"exit code {trial.exit_code}, expected {exit_code}")
         if sig != signal.SIGKILL:
-            lines = [line for line in trial.printed.splitlines() if line.startswith("workbench:")]
+            lines = [line for line in trial.printed.splitlines() if line.strip()]
+            if self.command == "scheduler":  # its log lines aside
+                lines = [line for line in lines if line.startswith("workbench:")]
             if "Traceback" in trial.printed or len(lines) != 1:
                 trial.problems.append(f"printed a traceback or not one line:\n{trial.printed}")
         history = workbench(self.home, "runs")  # the next command that reads the history

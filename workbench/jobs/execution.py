@@ -176,9 +176,15 @@ def _installed_kernels() -> str:
     return ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
 
 
-def start_kernel(kernel_name: str, cwd: Path, env: dict[str, str], start_timeout: float = 60) -> Any:
+def start_kernel(
+    kernel_name: str, cwd: Path, env: dict[str, str], start_timeout: float = 60, log: Path | None = None
+) -> Any:
     """A started kernel manager for ``kernel_name``; raises :class:`KernelUnavailableError`
-    naming the installed kernels when there is no such kernel or its process cannot start."""
+    naming the installed kernels when there is no such kernel or its process cannot start.
+
+    ``log`` receives the kernel process's own stdout and stderr (its start-up warnings, its
+    messages while shutting down, a crash's last words) instead of the runner's terminal.
+    """
     from jupyter_client.kernelspec import NoSuchKernel
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
@@ -187,8 +193,11 @@ def start_kernel(kernel_name: str, cwd: Path, env: dict[str, str], start_timeout
 
     # nbclient drives the kernel from its own event loop, so it needs the async manager
     km = AsyncKernelManager(kernel_name=kernel_name)
+    streams: dict[str, Any] = {}
+    if log is not None:
+        streams["stdout"] = streams["stderr"] = open(log, "ab")  # closed below; the kernel keeps its copy
     try:
-        run_sync(km.start_kernel)(cwd=str(cwd), env={**os.environ, **env})
+        run_sync(km.start_kernel)(cwd=str(cwd), env={**os.environ, **env}, **streams)
     except NoSuchKernel:
         raise KernelUnavailableError(
             f"no Jupyter kernel named {kernel_name!r}; installed: {_installed_kernels()}",
@@ -201,7 +210,22 @@ def start_kernel(kernel_name: str, cwd: Path, env: dict[str, str], start_timeout
             hint="check the kernel with jupyter kernelspec list, or pass --kernel with another",
             kernel=kernel_name,
         ) from exc
+    finally:
+        if log is not None:
+            streams["stdout"].close()
     return km
+
+
+KERNEL_LOG = "kernel.log"
+"""The kernel process's own output, in the run's folder."""
+
+
+def _last_words(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return f"; its last output: {lines[-1].strip()[:300]!r} ({log})" if lines else ""
 
 
 def stop_kernel(km: Any) -> None:
@@ -269,7 +293,7 @@ def execute(
         outcome = Outcome("failed", "timeout", None, error)
     except DeadKernelError as exc:
         reason = "timeout" if watchdog.cause == "timeout" else "kernel_died"
-        outcome = Outcome("failed", reason, None, f"the kernel died: {exc}")
+        outcome = Outcome("failed", reason, None, f"the kernel died: {exc}{_last_words(output.parent / KERNEL_LOG)}")
     finally:
         watchdog.stop()
         stop_kernel(km)

@@ -160,6 +160,7 @@ def _execute_once(
     cancel: Cancellation | None = None,
 ) -> Run:
     from workbench.jobs.execution import (
+        KERNEL_LOG,
         Outcome,
         execute,
         mark_failure,
@@ -189,7 +190,7 @@ def _execute_once(
     env = {run_context.RUN_ID_ENV: run.run_id, run_context.RUN_DIR_ENV: str(folder)}
     try:
         if km is None:
-            km = start_kernel(kernel, notebook.parent, env)
+            km = start_kernel(kernel, notebook.parent, env, log=folder / KERNEL_LOG)
         executed, outcome = execute(
             nb, output, km, cwd=notebook.parent, timeout=timeout, cell_timeout=cell_timeout, cancel=cancel
         )

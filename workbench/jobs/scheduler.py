@@ -22,6 +22,7 @@ One scheduler per store: two schedulers on one store would both start due jobs.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,12 +87,12 @@ class KernelPool:
 
     def _start(self, kernel: str, cwd: Path) -> _Ready:
         from workbench import run_context
-        from workbench.jobs.execution import start_kernel
+        from workbench.jobs.execution import KERNEL_LOG, start_kernel
         from workbench.jobs.runner import new_run_id
 
         run_id = new_run_id()
         env = {run_context.RUN_ID_ENV: run_id, run_context.RUN_DIR_ENV: str(self.store.run_dir(run_id))}
-        return _Ready(start_kernel(kernel, cwd, env), run_id)
+        return _Ready(start_kernel(kernel, cwd, env, log=self.store.run_dir(run_id) / KERNEL_LOG), run_id)
 
     def warm(self, kernel: str, cwd: Path) -> None:
         with self._lock:
@@ -118,6 +119,7 @@ class KernelPool:
         from jupyter_core.utils import run_sync
 
         from workbench import run_context
+        from workbench.jobs.execution import KERNEL_LOG
         from workbench.jobs.runner import new_run_id
 
         old = ready.run_id
@@ -135,8 +137,10 @@ class KernelPool:
         if reply["content"]["status"] != "ok":
             raise RuntimeError(f"setting the run id in the kernel failed: {reply['content']}")
         ready.run_id = run_id
+        old_folder = self.store.home / "runs" / old  # made at start; the run is filed under the new id
         try:
-            (self.store.home / "runs" / old).rmdir()  # made at start, never used
+            os.replace(old_folder / KERNEL_LOG, self.store.run_dir(run_id) / KERNEL_LOG)  # the kernel writes on
+            old_folder.rmdir()
         except OSError:
             pass
 
