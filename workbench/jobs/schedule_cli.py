@@ -70,17 +70,21 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _run_now(args: argparse.Namespace) -> int:
+    from workbench.jobs.cancel import Cancellation, cancel_on_signals
     from workbench.jobs.scheduler import run_schedule
     from workbench.storage import open_storage
 
-    with open_storage() as storage:
+    with open_storage() as storage, cancel_on_signals(Cancellation()) as cancel:
         store = storage.runs
         schedule = store.get_schedule(args.name)
         if schedule is None:
             raise ScheduleError(f"no schedule named {args.name!r}", hint="list them with: workbench schedule list")
-        result = run_schedule(schedule, store)
+        result = run_schedule(schedule, store, cancel=cancel)
         schedule.last_run_id = result.run_id
         store.save_schedule(schedule)
+    if result.status == "cancelled":
+        print(f"workbench: run {result.run_id} of {result.job} was cancelled ({result.reason})", file=sys.stderr)
+        return cancel.exit_code
     print(result)
     return 0 if result.status == "succeeded" else 1
 
