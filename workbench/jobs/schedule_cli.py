@@ -113,7 +113,7 @@ def _scheduler(args: argparse.Namespace) -> int:
     from workbench.jobs.scheduler import Scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    scheduler = Scheduler()
+    scheduler = Scheduler(lease_seconds=args.lease)
     try:
         scheduler.serve()
     except KeyboardInterrupt:
@@ -145,9 +145,21 @@ def add_schedule_commands(
     export = actions.add_parser("export", help="print the schedules as system crontab lines")
     export.add_argument("--crontab", action="store_true", required=True)
     export.set_defaults(func=_export)
-    subparsers.add_parser(
-        "scheduler", help="run due scheduled jobs until interrupted (one scheduler per store)"
-    ).set_defaults(func=_scheduler)
+    from workbench.jobs.scheduler import DEFAULT_LEASE_SECONDS
+
+    scheduler = subparsers.add_parser(
+        "scheduler",
+        help="run due scheduled jobs until interrupted (any number per store: each due run is claimed once)",
+    )
+    scheduler.add_argument(
+        "--lease",
+        type=float,
+        default=DEFAULT_LEASE_SECONDS,
+        metavar="S",
+        help="seconds after which another scheduler takes over the runs of one that stopped "
+        f"(renewed every S/3; default {DEFAULT_LEASE_SECONDS:g})",
+    )
+    scheduler.set_defaults(func=_scheduler)
 
 
 __all__ = ["add_schedule_commands", "crontab_lines"]

@@ -10,7 +10,7 @@ from typing import Any
 from workbench.formatting import format_time, html_table, text_table
 
 STATUSES = ("running", "succeeded", "failed")
-REASONS = ("cell_error", "kernel_died", "timeout", "bad_parameters", "runner_died")
+REASONS = ("cell_error", "kernel_died", "timeout", "bad_parameters", "runner_died", "runner_lost")
 
 
 def utc_now() -> str:
