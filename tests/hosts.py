@@ -41,6 +41,7 @@ class Host:
     name: str
     folder: Path
     store_url: str
+    shared: dict[str, str] = field(default_factory=dict)  # settings overridden for this host (a shared home)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -53,7 +54,7 @@ class Host:
             IPYTHONDIR=str(self.folder / "ipython"),
             WORKBENCH_STORE=self.store_url,
         )
-        return {**base, **(extra or {})}
+        return {**base, **self.shared, **(extra or {})}
 
     def start(self, *command: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         """``workbench COMMAND`` on this host, its output in ``<folder>/<command>.out|.err``."""
