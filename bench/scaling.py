@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import signal
 import statistics
@@ -165,7 +166,9 @@ def swap(redis: RedisServer | None, folder: Path, promotions: int, reload_second
         wait_for(lambda c=client: _version(c) == first.version, 60, "the first version")
     time.sleep(1.0)  # subscriptions live
     delays: list[float] = []
+    spacing = random.Random(0)
     for i in range(promotions):
+        time.sleep(spacing.uniform(0.0, 1.0))  # promotions at random phases of the replicas' polls
         target = candidates[i % 2]
         seen: dict[int, float] = {}
         start = time.monotonic()
