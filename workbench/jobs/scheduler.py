@@ -147,7 +147,7 @@ class KernelPool:
 
 
 def _stop_ready(ready: _Ready) -> None:
-    """Stop an extra pool kernel on this thread of its own, closing its loop after (see :func:`_on_a_thread_of_its_own`)."""
+    """Stop an extra pool kernel on this thread of its own and close its loop (as :func:`_on_a_thread_of_its_own`)."""
     from workbench.jobs.execution import close_thread_event_loop, stop_kernel
 
     try:
