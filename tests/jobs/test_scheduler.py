@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.jobs.conftest import NotebookFactory
+from tests.redis_server import RedisServer
 from workbench.jobs.scheduler import Scheduler
 from workbench.storage.schedule_records import Schedule
 
@@ -129,3 +130,25 @@ def test_the_run_of_a_scheduler_that_stopped_renewing_is_marked_runner_lost() ->
     finally:
         scheduler.pool.close()
         scheduler.store.close()
+
+
+def test_a_scheduler_outlives_a_store_outage(
+    redis_store_down_soon: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    scheduler = Scheduler(lease_seconds=5)
+    serving = threading.Thread(target=scheduler.serve)
+    with caplog.at_level("WARNING", logger="workbench.scheduler"):
+        serving.start()
+        try:
+            redis_store_down_soon.stop()
+            deadline = time.monotonic() + 20
+            while "store unavailable, retrying" not in caplog.text:
+                assert serving.is_alive() and time.monotonic() < deadline, caplog.text
+                time.sleep(0.05)
+            assert serving.is_alive()
+        finally:
+            scheduler.stop()
+            serving.join(timeout=30)
+    assert not serving.is_alive()

@@ -44,6 +44,7 @@ from workbench.storage.schedule_records import Schedule
 from workbench.storage.tick_records import ScheduleLease
 
 DEFAULT_LEASE_SECONDS = 30.0
+OUTAGE_RETRY_S = 1.0
 
 log = logging.getLogger("workbench.scheduler")
 T = TypeVar("T")
@@ -370,22 +371,27 @@ class Scheduler:
     def serve(self) -> None:
         """Run until :meth:`stop` (or Ctrl-C), then wait for running jobs and stop kernels.
 
-        A store outage is logged and retried at the next poll; leases not renewed meanwhile
-        may expire.
+        A store outage is logged and retried every :data:`OUTAGE_RETRY_S`; leases not renewed
+        meanwhile may expire.
         """
         heartbeat = threading.Thread(target=self._heartbeat, name="scheduler-leases", daemon=True)
         heartbeat.start()
-        self.warm()
         sweep_every = min(1.0, self.lease_seconds / 4)
+        warmed = False
         try:
             while not self._stop.is_set():
                 try:
+                    if not warmed:  # kernels ahead of the first due times, once the store answers
+                        self.warm()
+                        warmed = True
                     if time.monotonic() - self._swept >= sweep_every:
                         self._swept = time.monotonic()
                         self.sweep()
                     self.tick()
                 except StorageUnavailableError as exc:
-                    log.warning("store unavailable, retrying: %s", exc)
+                    log.warning("store unavailable, retrying in %g s: %s", OUTAGE_RETRY_S, exc)
+                    self._stop.wait(OUTAGE_RETRY_S)
+                    continue
                 self._stop.wait(self.poll_seconds)
         finally:
             for thread in list(self._running.values()):
