@@ -34,10 +34,11 @@ def test_missed_runs_are_coalesced_into_one(make_notebook: NotebookFactory) -> N
     scheduler = Scheduler()
     hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     scheduler.store.save_schedule(Schedule("hourly", str(path), EVERY_MINUTE, {"x": 5}, created_at=hour_ago))
+    now = datetime.now(UTC).replace(second=30, microsecond=0)
     try:
-        scheduler.tick()
+        scheduler.tick(now)
         wait_idle(scheduler)
-        scheduler.tick()  # nothing newly due within the same minute
+        scheduler.tick(now + timedelta(seconds=1))  # nothing newly due within the same minute (the clock is pinned)
         wait_idle(scheduler)
         runs = scheduler.store.list_runs("hourly")
         assert len(runs) == 1  # 60 missed minutes, one run
