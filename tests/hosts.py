@@ -127,7 +127,8 @@ class FailoverReport:
     executions: int  # lines in the notebooks' execution log
     doubled: list[str]  # run ids executed more than once (must be empty)
     unrecorded: list[str]  # executions of no claimed tick (must be empty)
-    unfinished: list[str]  # claimed runs neither succeeded nor marked runner_lost (must be empty)
+    unfinished: list[str]  # claimed runs left running or unrecorded, or succeeded without one execution (must be empty)
+    failed: dict[str, str]  # claimed runs that ran once and failed for a reason of their own (kernel_died...)
     missed: list[str]  # cron due times in the observed span recorded by nobody (must be empty)
     takeover_s: float | None  # kill -> the killed scheduler's run marked runner_lost
     resumed_s: float | None  # kill -> first run claimed by the survivor for a schedule the killed one held
@@ -156,15 +157,13 @@ def failover_report(
     executed = Counter(lines)
     claimed = {t.run_id: t for t in ticks if t.outcome == "claimed" and t.run_id}
     runs = {run_id: store.get_run(run_id) for run_id in claimed if _exists(store, run_id)}
-    unfinished = [
-        run_id
-        for run_id in claimed
-        if run_id not in runs
-        or not (
-            (runs[run_id].status == "succeeded" and executed[run_id] == 1)
-            or (runs[run_id].status == "failed" and runs[run_id].reason == "runner_lost")
-        )
-    ]
+    unfinished = [run_id for run_id in claimed if run_id not in runs or runs[run_id].status == "running"]
+    unfinished += [r for r in runs if runs[r].status == "succeeded" and executed[r] != 1]
+    failed = {
+        r: f"{runs[r].reason}: {runs[r].error}"
+        for r in runs
+        if runs[r].status == "failed" and runs[r].reason != "runner_lost"
+    }
     missed = []
     for name in schedules:
         dues = sorted(datetime.fromisoformat(t.due) for t in ticks if t.schedule == name)
@@ -195,6 +194,7 @@ def failover_report(
         doubled=sorted(r for r, n in executed.items() if n > 1),
         unrecorded=sorted(r for r in executed if r not in claimed),
         unfinished=sorted(unfinished),
+        failed=failed,
         missed=missed,
         takeover_s=takeover,
         resumed_s=resumed,

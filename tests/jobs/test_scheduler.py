@@ -128,6 +128,12 @@ def test_the_run_of_a_scheduler_that_stopped_renewing_is_marked_runner_lost() ->
             assert (run.status, run.reason) == ("failed", "runner_lost")
             assert "gone-host:1:abc stopped renewing its lease" in (run.error or "")
         assert scheduler.sweep() == []
+        # a stop between its own claim and the launch: recorded at once, the lease released
+        store.claim_tick("nightly", "2026-12-07T22:01:00+00:00", scheduler.owner, "r-unstarted", 30)
+        scheduler._abandon_unstarted()
+        assert store.leases() == []
+        run = store.get_run("r-unstarted")
+        assert (run.status, run.reason) == ("failed", "runner_lost") and "between claiming" in (run.error or "")
     finally:
         scheduler.pool.close()
         scheduler.store.close()

@@ -333,7 +333,7 @@ class Scheduler:
             self.mark_lost(lease)
         return lost
 
-    def mark_lost(self, lease: ScheduleLease) -> None:
+    def mark_lost(self, lease: ScheduleLease, why: str | None = None) -> None:
         """Mark the run of an expired lease failed (``runner_lost``) unless it already ended."""
         from workbench.errors import RunNotFoundError
 
@@ -346,7 +346,7 @@ class Scheduler:
         if run.status != "running":
             return
         run.status, run.reason = "failed", "runner_lost"
-        run.error = (
+        run.error = why or (
             f"scheduler {lease.owner} stopped renewing its lease on schedule {lease.schedule} "
             "(killed, frozen or cut off from the store) before the run ended"
         )
@@ -398,8 +398,21 @@ class Scheduler:
                 thread.join()
             self._stop.set()
             heartbeat.join()
+            self._abandon_unstarted()
             self.pool.close()
             self.storage.close()
+
+    def _abandon_unstarted(self) -> None:
+        """Mark and release the leases of ticks claimed but never started (a stop that came
+        between a claim and its launch): their runs are recorded ``runner_lost`` now instead of
+        waiting for another scheduler's sweep."""
+        try:
+            for lease in self.store.leases():
+                if lease.owner == self.owner:
+                    self.mark_lost(lease, f"scheduler {self.owner} stopped between claiming the run and starting it")
+                    self.store.release_lease(lease.schedule, self.owner, lease.run_id)
+        except StorageUnavailableError as exc:
+            log.warning("leases of unstarted runs left to expire: %s", exc)
 
     def stop(self) -> None:
         self._stop.set()
