@@ -176,7 +176,8 @@ def failover_report(
     lost = [runs[r] for r in runs if runs[r].reason == "runner_lost"]
     takeover = resumed = None
     if killed_at is not None and lost:
-        ends = [datetime.fromisoformat(r.ended_at).timestamp() for r in lost if r.ended_at]
+        victims = [r for r in lost if killed_pid and owner_pid(claimed[r.run_id].owner) == killed_pid]
+        ends = [datetime.fromisoformat(r.ended_at).timestamp() for r in victims if r.ended_at]
         takeover = max(ends) - killed_at if ends else None
         held = {t.schedule for t in ticks if t.outcome == "claimed" and killed_pid and owner_pid(t.owner) == killed_pid}
         later = [
