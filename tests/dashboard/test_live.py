@@ -60,6 +60,14 @@ def test_live_precision_and_recall_on_the_page_equal_sklearn(tmp_path: Path, sha
         assert _live_cell(page, "rate").text_content().endswith("/s")
         assert _live_cell(page, "p99").text_content().endswith(" ms")
         assert page.locator("section[data-model='iris'] figure svg path[data-kind='live']").count() == 2
+        # the serving replica, its traffic and the combined figure (one replica: the same rows)
+        replica = server.client.get("/healthz").json()["replica"]
+        row = page.locator(f"#replicas-body tr[data-replica='{replica}']")
+        expect(row.locator("[data-field='serving']")).to_have_text("iris v2", timeout=5000)
+        expect(row.locator("[data-field='rows_last_minute']")).to_have_text(f"iris={len(labels)}")
+        combined = page.locator("#replicas-combined tr[data-model='iris']")
+        expect(combined.locator("[data-field='rows_last_minute']")).to_have_attribute("data-value", str(len(labels)))
+        expect(combined.locator("[data-field='serving']")).to_have_attribute("data-value", "agree")
 
         more_labels, more_predictions = _predict_and_label(server, list(range(1, 150, 2)), flip_every=3)
         started = time.monotonic()

@@ -112,6 +112,8 @@ def test_every_flag_reaches_serve(monkeypatch: pytest.MonkeyPatch) -> None:
         "4",
         "--keep-alive-timeout",
         "6",
+        "--replica-name",
+        "eu-1",
     ]
     assert cli.main(argv) == 0
     assert seen == {
@@ -127,6 +129,7 @@ def test_every_flag_reaches_serve(monkeypatch: pytest.MonkeyPatch) -> None:
             "limits": ConnectionLimits(
                 max_header_bytes=4096, max_headers=20, header_timeout=3, body_timeout=4, keep_alive_timeout=6
             ),
+            "replica_name": "eu-1",
         },
     }
     assert cli.main(["serve"]) == 0

@@ -2,7 +2,8 @@
 
 :func:`build_snapshot` reads the registry (versions, stages, offline metrics, the last
 gate result), the run store (the newest runs, the schedules), the loop store (each model's
-loop and its timeline, :func:`workbench.dashboard.loop.loop_entries`) and the serving side's
+loop and its timeline, :func:`workbench.dashboard.loop.loop_entries`), the serving replicas'
+reports (:func:`workbench.dashboard.replicas.replica_entries`) and the serving side's
 live figures (:func:`read_live`, the one place that knows where those come from). The
 result is plain JSON with every number finite; the page renders it as text only.
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config import Settings
 from workbench.dashboard.loop import loop_entries
+from workbench.dashboard.replicas import replica_entries
 from workbench.scoring import AVERAGE
 from workbench.storage import Storage, open_storage
 from workbench.storage.model_records import ModelVersion
@@ -204,6 +206,7 @@ def build_snapshot(sources: Sources, now: datetime | None = None) -> dict[str, A
         "runs": runs_page(sources.runs),
         "schedules": [_schedule_entry(s, now) for s in sources.runs.list_schedules()],
         "loop": _finite(loop_entries(sources.storage.loop)),
+        "replicas": _finite(replica_entries(sources.storage.predictions.replicas())),
     }
 
 

@@ -140,7 +140,7 @@ def _scheduler(args: argparse.Namespace) -> int:
     from workbench.jobs.scheduler import Scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    scheduler = Scheduler()
+    scheduler = Scheduler(lease_seconds=args.lease)
     with cancel_on_signals(scheduler.cancel) as cancel:
         scheduler.serve()
     if not cancel.requested:
@@ -181,16 +181,30 @@ def add_schedule_commands(
     export = actions.add_parser("export", help="print the schedules as system crontab lines")
     export.add_argument("--crontab", action="store_true", required=True)
     export.set_defaults(func=_export)
-    subparsers.add_parser(
+    from workbench.jobs.scheduler import DEFAULT_LEASE_SECONDS
+
+    scheduler = subparsers.add_parser(
         "scheduler",
-        help="run due scheduled jobs until interrupted (one scheduler per store)",
-        description="Run each schedule's job when it falls due, until SIGINT or SIGTERM. Runs of one "
-        "schedule never overlap; due times missed while no scheduler ran are coalesced into one run; "
-        "a kernel is started ahead of each schedule's next run. At start, runs of this host left "
-        "'running' by a process that died without a word are marked failed (runner_lost). SIGINT or "
-        "SIGTERM cancels the running jobs (kernels stopped, runs recorded 'cancelled') and exits with "
-        "130 or 143. One scheduler per store.",
-    ).set_defaults(func=_scheduler)
+        help="run due scheduled jobs until interrupted (any number per store: each due run is claimed once)",
+        description="Run each schedule's job when it falls due, until SIGINT or SIGTERM. Any number of "
+        "schedulers may share a store: each due time is claimed by one of them, and its run holds a "
+        "lease renewed while it is alive; another scheduler takes over the schedules of one whose "
+        "lease expired and marks its runs failed (runner_lost). Runs of one schedule never overlap "
+        "(a due time that falls during a run is recorded skipped); due times missed while no "
+        "scheduler ran are coalesced into one run; a kernel is started ahead of each schedule's next "
+        "run. At start, runs of this host left 'running' by a process that died without a word are "
+        "marked failed (runner_lost). SIGINT or SIGTERM cancels the running jobs (kernels stopped, "
+        "runs recorded 'cancelled') and exits with 130 or 143.",
+    )
+    scheduler.add_argument(
+        "--lease",
+        type=float,
+        default=DEFAULT_LEASE_SECONDS,
+        metavar="S",
+        help="seconds after which another scheduler takes over the runs of one that stopped "
+        f"(renewed every S/3; default {DEFAULT_LEASE_SECONDS:g})",
+    )
+    scheduler.set_defaults(func=_scheduler)
 
 
 __all__ = ["add_schedule_commands", "crontab_lines"]

@@ -237,9 +237,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         factory.start(config.reload_seconds)
+        service.reporter.start()
         try:
             yield
         finally:
+            service.reporter.stop()
             factory.stop()
             loop_figures.close()
             # buffered predictions are written before the process ends
@@ -263,8 +265,8 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        """Liveness, how many models are served, and the id of the server process that answered."""
-        return {"status": "ok", "models": len(factory.served()), "pid": os.getpid()}
+        """Liveness, how many models are served, the id of the server process that answered and its replica name."""
+        return {"status": "ok", "models": len(factory.served()), "pid": os.getpid(), "replica": service.replica}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:

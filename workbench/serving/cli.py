@@ -31,6 +31,7 @@ def _serve(args: argparse.Namespace) -> int:
         thrift_port=args.thrift_port,
         workers=args.workers,
         limits=limits,
+        replica_name=args.replica_name,
     )
     return 0
 
@@ -51,7 +52,7 @@ def add_commands(subparsers: Any) -> None:
         type=float,
         default=2.0,
         metavar="S",
-        help="how often to look for a newly promoted version (0: never)",
+        help="look for a newly promoted version at least this often; a Redis store also notifies at once (0: never)",
     )
     serve.add_argument(
         "--thrift-port",
@@ -65,6 +66,11 @@ def add_commands(subparsers: Any) -> None:
         default=1,
         metavar="N",
         help="server processes sharing the port, each with its own copy of the models (default 1)",
+    )
+    serve.add_argument(
+        "--replica-name",
+        metavar="NAME",
+        help="this server's name on the dashboard among replicas sharing the store (default host:pid)",
     )
     limits = serve.add_argument_group(
         "connection limits", "default: the key of the same name in [tool.workbench.serving], else the value shown"

@@ -3,7 +3,9 @@
 A request takes one immutable :class:`~workbench.serving.routing.Route` from
 :meth:`ModelFactory.route` (production, challenger, weight), picks its arm from it and
 uses only that version, so every response is computed by, and names, exactly one
-version. A background thread polls the store every ``reload_seconds``; a new version is
+version. A background thread looks at the store when the store sends a change notice
+(Redis pub/sub, see :mod:`workbench.storage.change_notices`) and at the latest every
+``reload_seconds`` (the fallback, and the only way on a store without notices); a new version is
 loaded (verified, through the registry's one load path) *before* the entry holding it
 replaces the old one, by rebinding a single dictionary, so requests in flight finish on
 the version they started with.
@@ -27,6 +29,7 @@ from workbench.registry.api import Registry
 from workbench.serving.engines import OnnxEngine, SklearnEngine, onnx_engine, plain_labels
 from workbench.serving.inputs import InputShape
 from workbench.serving.routing import Route
+from workbench.storage.change_notices import ChangeWatch
 from workbench.storage.model_records import ModelVersion
 
 log = logging.getLogger("workbench.serving")
@@ -175,7 +178,9 @@ class ModelFactory:
         self._routes: dict[str, Route] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watch: ChangeWatch | None = None
 
     def load(self) -> None:
         """Load every served model now; raises when a model named in ``names`` cannot be served."""
@@ -247,7 +252,8 @@ class ModelFactory:
         return [route.production for route in self.routes()]
 
     def start(self, reload_seconds: float) -> None:
-        """Poll the store every ``reload_seconds`` in a daemon thread (0 disables polling)."""
+        """Look at the store on each change notice and at least every ``reload_seconds``, in a daemon
+        thread (0 disables both: the versions loaded at start serve until the process ends)."""
         if reload_seconds <= 0 or self._thread is not None:
             return
         self._stop.clear()
@@ -255,16 +261,37 @@ class ModelFactory:
             target=self._poll, args=(reload_seconds,), name="workbench-model-reload", daemon=True
         )
         self._thread.start()
+        try:
+            self._watch = self.registry.store.watch(self._notice)
+        except WorkbenchError as exc:  # no notices now: the poll still swaps within reload_seconds
+            log.warning("change notices unavailable, polling every %g s: %s", reload_seconds, exc)
+
+    def _notice(self, name: str | None) -> None:
+        if name is None or self.names is None or name in self.names:
+            self._wake.set()
+
+    @property
+    def watch(self) -> ChangeWatch | None:
+        """The store's change-notice subscription, when the store sends notices."""
+        return self._watch
 
     def stop(self) -> None:
-        """Stop polling and wait for the poller to finish its current look."""
+        """Stop watching and polling, and wait for the poller to finish its current look."""
         self._stop.set()
+        self._wake.set()
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
 
     def _poll(self, reload_seconds: float) -> None:
-        while not self._stop.wait(reload_seconds):
+        while True:
+            self._wake.wait(reload_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.refresh()
             except WorkbenchError as exc:

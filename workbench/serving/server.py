@@ -100,12 +100,15 @@ def serve(
     thrift_port: int | None = None,
     workers: int = 1,
     limits: ConnectionLimits | None = None,
+    replica_name: str | None = None,
 ) -> None:
     """Serve the production version of ``models`` (default: every model that has one) until interrupted.
 
     With ``thrift_port``, the Thrift ``Predictor`` service is served there too, on the same
     models. ``workers`` above 1 runs that many server processes on the one socket.
     ``limits`` bound every connection (default: ``[tool.workbench.serving]``, else the defaults).
+    ``replica_name`` names this server on the dashboard among the replicas sharing the store
+    (default ``host:pid``; each of ``workers`` is ``NAME:pid``).
     """
     if max_body < 1 or max_rows < 1:
         raise ConfigError("--max-body and --max-rows must be positive")
@@ -115,7 +118,11 @@ def serve(
         raise ConfigError("--thrift-port needs --workers 1", hint="run the Thrift server as its own process")
     secret, generated = resolve_token(token)
     limits = limits or ConnectionLimits.resolve(load_settings())
-    config = ServeConfig(secret, max_body, max_rows, reload_seconds, limits)
+    if replica_name is not None:
+        from workbench.storage.replica_records import check_replica
+
+        check_replica(replica_name)
+    config = ServeConfig(secret, max_body, max_rows, reload_seconds, limits, replica_name, workers)
     server_app = ServerApp(tuple(models) if models else None, config)
     token_line = [f"write token (shown once): {secret}"] if generated else []
     if workers > 1:

@@ -29,6 +29,7 @@ from workbench.serving.limits import ConnectionLimits
 from workbench.serving.logwriter import Answer, LogWriter
 from workbench.serving.metrics import ServingMetrics
 from workbench.serving.predlog import PredictionLog, open_prediction_log
+from workbench.serving.replicas import ReplicaReporter, TrafficCounter, replica_name
 from workbench.serving.routing import MAX_ROUTING_KEY, Route
 from workbench.storage.prediction_store import FeedbackResult, label_text
 
@@ -37,13 +38,16 @@ log = logging.getLogger("workbench.serving")
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """Limits and secrets of one server: body bytes, rows per request, the write token, polling, connections."""
+    """Limits and secrets of one server: body bytes, rows per request, the write token, polling, connections,
+    and its name as a replica (``None``: ``host:pid``; with ``workers`` above 1, ``NAME:pid`` per worker)."""
 
     token: str
     max_body: int = 1_048_576
     max_rows: int = 1_000
     reload_seconds: float = 2.0
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    replica_name: str | None = None
+    workers: int = 1
 
 
 @dataclass
@@ -67,6 +71,9 @@ class PredictionService:
         self.log = prediction_log if prediction_log is not None else open_prediction_log()
         self.writer = LogWriter(self.log)
         self.counters = ServingMetrics()
+        self.replica = replica_name(config.replica_name, per_process=config.workers > 1)
+        self.traffic = TrafficCounter()
+        self.reporter = ReplicaReporter(self.replica, factory, self.traffic, self.log.store)
         self._closed = False
 
     @contextmanager
@@ -121,6 +128,7 @@ class PredictionService:
             raise BadInputError("the model refused these rows; check them against GET /v1/models/NAME") from None
         latency_ms = (time.perf_counter() - started) * 1000.0
         ids = request_ids(len(predictions))
+        self.traffic.add(version.name, version.version, len(ids))
         self.writer.add_answer(
             Answer(ids, version.name, version.version, arm, rows, predictions, time.time(), latency_ms)
         )
@@ -151,6 +159,7 @@ class PredictionService:
         if self._closed:
             return
         self._closed = True
+        self.reporter.stop()
         self.writer.close()
         self.log.close()
 

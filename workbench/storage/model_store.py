@@ -14,11 +14,12 @@ import getpass
 import hashlib
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from workbench.errors import IntegrityError, ModelNotFoundError, StageError, StorageError
 from workbench.names import validate_name
+from workbench.storage.change_notices import ChangeWatch
 from workbench.storage.model_records import ModelVersion, PromotionEvent, utc_now, validate_stage
 
 SCHEMA_VERSION = 2
@@ -122,6 +123,15 @@ class ModelStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to release
         """Release connections; the store must not be used afterwards."""
+
+    def watch(self, on_change: Callable[[str | None], None]) -> ChangeWatch | None:
+        """Call ``on_change(model name)`` from another thread soon after any process changes a stage
+        in this store (``None`` for "look at everything"), until the returned watch is closed.
+
+        ``None`` when the backend sends no notices: readers poll (the default). See
+        :mod:`workbench.storage.change_notices`.
+        """
+        return None
 
     # -- composites ---------------------------------------------------------------------
 

@@ -25,8 +25,9 @@ from typing import Any
 
 from workbench.config import Settings
 from workbench.errors import ConfigError
+from workbench.storage.replica_records import ReplicaReport
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: replica reports
 FEEDBACK_KINDS = ("accepted", "unknown", "duplicate")
 
 Group = tuple[str, int, str]
@@ -154,6 +155,14 @@ class PredictionStore(ABC):
     @abstractmethod
     def feature_rows(self, name: str, version: int) -> list[list[float]]:
         """The newest input rows observed for ``version`` of ``name``, within the retention."""
+
+    @abstractmethod
+    def report_replica(self, report: ReplicaReport, ttl: float) -> None:
+        """Keep ``report`` (replacing that replica's previous one) for ``ttl`` seconds."""
+
+    @abstractmethod
+    def replicas(self) -> list[ReplicaReport]:
+        """Every replica report still within its time to live, by replica name."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the store must not be used afterwards."""

@@ -500,6 +500,50 @@ function renderSchedules(schedules) {
   }
 }
 
+function versions(serving, challengers) {
+  return Object.entries(serving || {}).map(([name, v]) => {
+    const challenger = (challengers || {})[name];
+    return challenger === undefined ? `${name} v${v}` : `${name} v${v} (challenger v${challenger})`;
+  }).join(", ");
+}
+
+function renderReplicas(replicas) {
+  const body = document.getElementById("replicas-body");
+  const items = (replicas && replicas.items) || [];
+  body.replaceChildren();
+  for (const r of items) {
+    const row = el("tr");
+    row.dataset.replica = r.replica;
+    cell(row, "replica", r.replica, "text");
+    cell(row, "host", `${r.host} (pid ${r.pid})`, "text");
+    cell(row, "serving", versions(r.serving, r.challengers) || "—", "text");
+    cell(row, "rows_last_minute", pairs(r.rows_last_minute) || "0", "text");
+    cell(row, "rows", pairs(r.rows) || "0", "text");
+    body.append(row);
+  }
+  if (items.length === 0) {
+    const row = el("tr");
+    const td = el("td", "No serving replica reports to this store.", "empty");
+    td.colSpan = 5;
+    row.append(td);
+    body.append(row);
+  }
+  const foot = document.getElementById("replicas-combined");
+  foot.replaceChildren();
+  for (const [name, c] of Object.entries((replicas && replicas.combined) || {})) {
+    const row = el("tr");
+    row.dataset.model = name;
+    cell(row, "replica", `All replicas: ${name}`, "text");
+    cell(row, "host", `${c.replicas} replica${c.replicas === 1 ? "" : "s"}`);
+    const served = c.versions.map((v) => `v${v}`).join(", ");
+    cell(row, "serving", c.agree ? served : `${served}: replicas differ (a swap in progress)`, "text",
+      c.agree ? "agree" : "differ");
+    cell(row, "rows_last_minute", String(c.rows_last_minute), undefined, c.rows_last_minute);
+    cell(row, "rows", "");
+    foot.append(row);
+  }
+}
+
 // -- live channel ------------------------------------------------------------------------------
 
 function render(next) {
@@ -509,6 +553,7 @@ function render(next) {
     renderScatter(next.data);
     renderRuns(next.data.runs);
     renderSchedules(next.data.schedules);
+    renderReplicas(next.data.replicas);
   }
   showFreshness();
   document.body.dataset.fingerprint = next.fingerprint;

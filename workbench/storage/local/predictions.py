@@ -21,9 +21,11 @@ from workbench.storage.prediction_store import (
     Retention,
     label_text,
 )
+from workbench.storage.replica_records import ReplicaReport
 from workbench.storage.sqlite import SqliteDatabase
 
 _SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS replicas (replica TEXT PRIMARY KEY, expires_at REAL NOT NULL, data TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS predictions (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         request_id TEXT NOT NULL UNIQUE,
@@ -188,6 +190,19 @@ class LocalPredictionStore(PredictionStore):
 
     def close(self) -> None:
         self.db.close()
+
+    def report_replica(self, report: ReplicaReport, ttl: float) -> None:
+        with self.db.transaction() as db:
+            now = time.time()
+            db.execute("DELETE FROM replicas WHERE expires_at <= ?", (now,))
+            db.execute(
+                "INSERT OR REPLACE INTO replicas VALUES (?, ?, ?)",
+                (report.replica, now + ttl, json.dumps(report.to_dict())),
+            )
+
+    def replicas(self) -> list[ReplicaReport]:
+        rows = self.db.query("SELECT data FROM replicas WHERE expires_at > ? ORDER BY replica", (time.time(),))
+        return [ReplicaReport.from_dict(json.loads(row[0])) for row in rows]
 
 
 __all__ = ["LocalPredictionStore"]

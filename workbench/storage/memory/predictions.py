@@ -19,6 +19,7 @@ from workbench.storage.prediction_store import (
     Retention,
     label_text,
 )
+from workbench.storage.replica_records import ReplicaReport
 
 
 class MemoryPredictionStore(PredictionStore):
@@ -32,6 +33,7 @@ class MemoryPredictionStore(PredictionStore):
         self._labels: dict[Group, deque[Labelled]] = {}
         self._rows: dict[tuple[str, int], deque[tuple[float, list[float]]]] = {}
         self._counts: dict[tuple[str, str], int] = {}
+        self._replicas: dict[str, tuple[ReplicaReport, float]] = {}  # name -> (report, expires at)
 
     def _evict(self, now: float) -> None:
         """Drop predictions older than the max age, then the first logged beyond the count."""
@@ -104,6 +106,15 @@ class MemoryPredictionStore(PredictionStore):
         with self._lock:
             rows = list(self._rows.get((name, version), ()))
         return [row for at, row in reversed(rows) if at >= oldest]
+
+    def report_replica(self, report: ReplicaReport, ttl: float) -> None:
+        with self._lock:
+            self._replicas[report.replica] = (report, time.time() + ttl)
+
+    def replicas(self) -> list[ReplicaReport]:
+        now = time.time()
+        with self._lock:
+            return [report for name, (report, until) in sorted(self._replicas.items()) if until > now]
 
 
 __all__ = ["MemoryPredictionStore"]

@@ -10,6 +10,7 @@ Keys, all under the backend's prefix::
     <p>:model:<name>:history       list of stage changes (JSON)
     <p>:model:<name>:gates:<n>     list of acceptance gate runs of version n (JSON)
     <p>:artifact:<sha256>          artifact bytes
+    <p>:models:changed             pub/sub channel: a model's name, published with each stage change
 
 Publishing a version and changing stages are Lua scripts, which Redis runs atomically:
 a version number is allocated and published in one step, after its artifact is stored.
@@ -27,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from workbench.errors import IntegrityError, ModelNotFoundError
+from workbench.storage.change_notices import RedisChangeWatch
 from workbench.storage.model_records import ModelVersion, PromotionEvent
 from workbench.storage.model_store import SCHEMA_VERSION, ModelStore, check_digest
 from workbench.storage.redis_connection import RedisConnection, text
@@ -51,6 +53,7 @@ for version, stage in pairs(cjson.decode(ARGV[3])) do
   redis.call('HSET', ARGV[1] .. version, 'stage', stage)
 end
 redis.call('RPUSH', KEYS[1], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 """
 
@@ -132,10 +135,16 @@ class RedisModelStore(ModelStore):
                     json.dumps({str(k): v for k, v in expected.items()}),
                     json.dumps({str(k): v for k, v in changes.items()}),
                     json.dumps(event.to_record()),
+                    self._key("models", "changed"),
+                    name,
                 ],
             )
         )
         return bool(done)
+
+    def watch(self, on_change: Callable[[str | None], None]) -> RedisChangeWatch:
+        """Stage changes as Redis pub/sub notices (published by the stage-change script itself)."""
+        return RedisChangeWatch(self.client, self._key("models", "changed"), on_change)
 
     def history(self, name: str) -> list[PromotionEvent]:
         rows = self._call(lambda: self.client.lrange(self._key("model", name, "history"), 0, -1))

@@ -13,6 +13,8 @@ the same request id count it once. Keys, all under ``<prefix>:predlog:``::
     f:<name>:<version>          list of JSON input rows, newest first, LTRIM'd, TTL max age
     groups                      set of JSON [name, version, arm] that were ever logged
     counts                      hash "<name>:accepted|unknown|duplicate" -> feedback totals
+    replica:<name>              JSON replica report, TTL its time to live
+    replicas                    sorted set of replica names by report expiry (expired ones removed on report)
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from workbench.storage.prediction_store import (
     label_text,
 )
 from workbench.storage.redis_connection import RedisConnection, text
+from workbench.storage.replica_records import ReplicaReport
 
 _TRIM = """
 local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
@@ -188,6 +191,23 @@ class RedisPredictionStore(PredictionStore):
     def feature_rows(self, name: str, version: int) -> list[list[float]]:
         rows = self.redis.call(lambda: self.client.lrange(self._key("f", name, version), 0, -1))
         return [json.loads(row) for row in rows]
+
+    def report_replica(self, report: ReplicaReport, ttl: float) -> None:
+        now = time.time()
+        milliseconds = max(1, round(ttl * 1000))
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(self._key("replica", report.replica), json.dumps(report.to_dict()), px=milliseconds)
+        pipe.zadd(self._key("replicas"), {report.replica: now + ttl})
+        pipe.zremrangebyscore(self._key("replicas"), "-inf", now)
+        self.redis.call(pipe.execute)
+
+    def replicas(self) -> list[ReplicaReport]:
+        names = [text(n) for n in self.redis.call(lambda: self.client.zrange(self._key("replicas"), 0, -1))]
+        if not names:
+            return []
+        rows = self.redis.call(lambda: self.client.mget([self._key("replica", name) for name in names]))
+        found = [ReplicaReport.from_dict(json.loads(row)) for row in rows if row is not None]
+        return sorted(found, key=lambda report: report.replica)
 
 
 __all__ = ["RedisPredictionStore"]
