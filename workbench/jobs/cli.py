@@ -56,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
             retries=args.retries,
             kernel=args.kernel,
             allow_new_params=args.allow_new_params,
+            run_id=args.run_id,
         )
     except RunFailedError as exc:
         print(exc.fields["run"], file=sys.stderr)
@@ -112,6 +113,7 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--retries", type=int, default=0, help="re-run a failed run up to N times")
     run.add_argument("--allow-new-params", action="store_true", help="inject parameters the notebook does not declare")
     run.add_argument("--help-params", action="store_true", help="list the notebook's parameters and exit")
+    run.add_argument("--run-id", help="the run's id (default: a new one), for a caller that follows the run by its id")
     run.set_defaults(func=_run)
 
     runs = subparsers.add_parser("runs", help="run history: runs [JOB] | runs show RUN_ID | runs open RUN_ID")

@@ -169,7 +169,7 @@ class Scheduler:
         """Start every schedule that is due at ``now`` and not already running."""
         now = now or datetime.now(UTC)
         for schedule in self.store.list_schedules():
-            due = schedule.due_since(now)
+            due = None if schedule.paused else schedule.due_since(now)
             if due is None:
                 continue
             running = self._running.get(schedule.name)
