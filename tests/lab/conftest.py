@@ -126,9 +126,10 @@ class Lab:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.port=0",
                  "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={self.folder}",
-                 "--LabApp.news_url=",
+                 "--LabApp.news_url=", "--LabApp.notebook_starts_kernel=False",
                  # the committed build in this checkout, even when the installed copy is older
-                 f"--LabApp.extra_labextensions_path={ROOT / 'workbench' / 'jupyter'}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+                 f"--LabApp.extra_labextensions_path={ROOT / 'workbench' / 'jupyter'}",
+                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
                 stdout=out, stderr=subprocess.STDOUT, cwd=self.folder, env=self.env,
             )
 
@@ -194,3 +195,40 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     started = new_lab(tmp_path_factory.mktemp("lab")).start()
     yield started
     started.stop()
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless system Chromium (a new empty profile), driven by Playwright."""
+    from tests.conftest import require_executable
+
+    executable = require_executable("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_lab(browser: Any, lab: Lab, path: str = "") -> Any:
+    """A new page on the Lab (logged in with its token), once the workbench panel has its first state."""
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.problems = problems
+    page.goto(f"{lab.url}lab/tree/{path}?token={TOKEN}")
+    page.wait_for_selector("#workbench-panel[data-fingerprint]", state="attached", timeout=90_000)
+    return page
