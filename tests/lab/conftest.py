@@ -227,7 +227,13 @@ def open_lab(browser: Any, lab: Lab, path: str = "") -> Any:
     context = browser.new_context(viewport={"width": 1500, "height": 950})
     page = context.new_page()
     problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+
+    def errored(error: Any) -> None:
+        # the extension's own errors; JupyterLab's (a notebook opened without a kernel) are not ours to judge
+        if "extensions/workbench/" in (error.stack or ""):
+            problems.append(f"page error: {error}\n{error.stack}")
+
+    page.on("pageerror", errored)
     page.problems = problems
     page.goto(f"{lab.url}lab/tree/{path}?token={TOKEN}")
     page.wait_for_selector("#workbench-panel[data-fingerprint]", state="attached", timeout=90_000)

@@ -31,3 +31,11 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     web_app.settings["workbench_context"] = context
     web_app.add_handlers(".*$", [*routes(base), *dashboard_routes(base, context)])
     serverapp.log.info("workbench: REST API at %sworkbench/api/, dashboard at %sworkbench/dashboard/", base, base)
+
+
+def _unload_jupyter_server_extension(serverapp: Any) -> None:
+    """The Lab server stops: the ready runner ends (runs already started go on)."""
+    context = serverapp.web_app.settings.get("workbench_context")
+    if context is not None:
+        context.launcher.close()
+        context.sources.close()

@@ -53,12 +53,16 @@ class Context:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.sources = Sources(load_settings(cwd=root))
+        self.launcher = launch.Launcher(self.sources.runs, root)
         self._lock = threading.Lock()
         self._state: dict[str, Any] | None = None
         self._read_at = 0.0
 
     def state(self) -> dict[str, Any]:
-        """The current state, read at most every ``STATE_REFRESH_S`` however many requests wait."""
+        """The current state, read at most every ``STATE_REFRESH_S`` however many requests wait.
+
+        A Lab reading the state has a user: a runner is kept ready for their next run."""
+        self.launcher.warm()
         with self._lock:
             if self._state is None or time.monotonic() - self._read_at >= STATE_REFRESH_S:
                 try:
@@ -170,7 +174,7 @@ class RunsHandler(WorkbenchHandler):
                 schedule = add_schedule(name or notebook.stem, str(notebook), str(cron), parameters)
                 context.changed()
                 return {"schedule": schedule.name, "next": service.next_times(schedule.cron)}
-            run_id = launch.start_run(context.sources.runs, notebook, parameters, name=name, cwd=context.root)
+            run_id = context.launcher.start(notebook, parameters, name=name)
             context.changed()
             return {"run_id": run_id}
 
@@ -193,7 +197,7 @@ class RunHandler(WorkbenchHandler):
                 result = service.run_record(launch.cancel_run(store, run_id), context.root)
             elif action == "rerun":
                 run = store.require_run(run_id)
-                new = launch.start_run(store, Path(run.notebook), run.parameters, name=run.job, cwd=context.root)
+                new = context.launcher.start(Path(run.notebook), run.parameters, name=run.job)
                 result = {"run_id": new}
             else:
                 result = {"path": service.copy_output(store, run_id, context.root)}

@@ -1,14 +1,15 @@
-"""Runs started from JupyterLab: a detached ``workbench run`` process, and cancelling one.
+"""Runs started from JupyterLab: detached runner processes, and cancelling a run.
 
-A run started from the Lab is an ordinary ``workbench run`` in a process of its own
-session (``start_new_session``): it keeps running when the browser closes or the Lab
-server stops, and it records itself in the run store as any run does. The server only
-checks the parameters first (the same checks as ``workbench run -p``), chooses the run id
-so the panel can follow it, and reaps the process when it ends.
+A run started from the Lab runs as ``workbench run`` does, in a process of its own session
+(``start_new_session``): it keeps running when the browser closes or the Lab server stops,
+and it records itself in the run store as any run does. The server only checks the
+parameters first (the same checks as ``workbench run -p``), chooses the run id so the panel
+can follow it, and reaps the process when it ends.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import JobError
-from workbench.jobs.runner import new_run_id, prepare
+from workbench.jobs.runner import DEFAULT_KERNEL, new_run_id, prepare
 from workbench.jobs.schedule_cli import parameter_arguments
 from workbench.names import validate_name
 from workbench.storage.run_records import Run, utc_now
@@ -33,41 +34,94 @@ CANCELLED = "cancelled"
 LOG_FILE = "runner.log"
 
 
-def start_run(
-    store: RunStore,
-    notebook: Path,
-    parameters: Mapping[str, Any],
-    *,
-    name: str | None = None,
-    cwd: Path | None = None,
-) -> str:
-    """Check ``parameters`` against ``notebook`` now, then start ``workbench run`` detached; return its run id.
+class Launcher:
+    """Starts the Lab's runs, keeping one runner ready (imports done, kernel started) for the next.
 
-    Raises :class:`~workbench.errors.BadParametersError` (nothing started) when the
-    parameters are refused.
+    The ready runner waits in the Lab's root folder with the default kernel; a notebook of
+    another folder or kernel gets a fresh kernel in the same process. Without a ready runner
+    (the first run, or two runs in a row) the run is a plain ``workbench run`` process. Both
+    kinds run in a session of their own and survive the Lab server.
     """
-    job = validate_name(name or notebook.stem, "job name")
-    _, _, clean = prepare(notebook, parameters)
-    run_id = new_run_id()
-    folder = store.run_dir(run_id)
-    command = [
-        sys.executable, "-m", "workbench.cli", "run", str(notebook), "--name", job, "--run-id", run_id,
-        *parameter_arguments(clean),
-    ]
-    with open(folder / LOG_FILE, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=str(cwd or Path.cwd()),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    # recorded at once, so the panel shows it before the runner's own first record
-    store.save_run(Run(run_id, job, str(notebook), parameters=clean, host=socket.gethostname(), pid=process.pid))
-    # reap it when it ends (a Lab server restarted meanwhile leaves that to init)
-    threading.Thread(target=process.wait, name=f"workbench-run-{run_id}", daemon=True).start()
-    return run_id
+
+    def __init__(self, store: RunStore, root: Path, kernel: str = DEFAULT_KERNEL) -> None:
+        self.store = store
+        self.root = root
+        self.kernel = kernel
+        self._lock = threading.Lock()
+        self._ready: tuple[subprocess.Popen[bytes], str] | None = None
+
+    def _spawn(self, command: list[str], run_id: str, stdin: int) -> subprocess.Popen[bytes]:
+        with open(self.store.run_dir(run_id) / LOG_FILE, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", *command],
+                cwd=str(self.root),
+                stdin=stdin,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        # reap it when it ends (a Lab server restarted meanwhile leaves that to init)
+        threading.Thread(target=process.wait, name=f"workbench-run-{run_id}", daemon=True).start()
+        return process
+
+    def warm(self) -> None:
+        """Have a runner ready for the next run (idempotent)."""
+        with self._lock:
+            if self._ready is not None and self._ready[0].poll() is None:
+                return
+            run_id = new_run_id()
+            command = ["workbench.jupyter.warm", "--run-id", run_id, "--kernel", self.kernel, "--cwd", str(self.root)]
+            self._ready = (self._spawn(command, run_id, subprocess.PIPE), run_id)
+
+    def start(self, notebook: Path, parameters: Mapping[str, Any], *, name: str | None = None) -> str:
+        """Check ``parameters`` against ``notebook`` now, then start the run; return its id.
+
+        Raises :class:`~workbench.errors.BadParametersError` (nothing started) when the
+        parameters are refused.
+        """
+        job = validate_name(name or notebook.stem, "job name")
+        _, _, clean = prepare(notebook, parameters)
+        with self._lock:
+            ready, self._ready = self._ready, None
+        run_id = ready[1] if ready is not None and self._hand_over(ready[0], ready[1], job, notebook, clean) else None
+        if run_id is None:
+            run_id = new_run_id()
+            command = ["workbench.cli", "run", str(notebook), "--name", job, "--run-id", run_id,
+                       *parameter_arguments(clean)]
+            process = self._spawn(command, run_id, subprocess.DEVNULL)
+            self._record(run_id, job, notebook, clean, process.pid)
+        self.warm()
+        return run_id
+
+    def _hand_over(
+        self, process: subprocess.Popen[bytes], run_id: str, job: str, notebook: Path, parameters: dict[str, Any]
+    ) -> bool:
+        """Give the job to a ready runner; False when it is gone (then the run starts as a plain process)."""
+        if process.poll() is not None or process.stdin is None:
+            return False
+        self._record(run_id, job, notebook, parameters, process.pid)
+        order = json.dumps({"notebook": str(notebook), "parameters": parameters, "name": job}) + "\n"
+        try:
+            process.stdin.write(order.encode())
+            process.stdin.close()
+        except BrokenPipeError:
+            stopped = self.store.require_run(run_id)
+            stopped.status, stopped.reason, stopped.error = "failed", "runner_died", "the ready runner had stopped"
+            stopped.ended_at = utc_now()
+            self.store.save_run(stopped)
+            return False
+        return True
+
+    def _record(self, run_id: str, job: str, notebook: Path, parameters: dict[str, Any], pid: int) -> None:
+        """Recorded at once, so the panel shows the run before the runner's own first record."""
+        self.store.save_run(Run(run_id, job, str(notebook), parameters=parameters, host=socket.gethostname(), pid=pid))
+
+    def close(self) -> None:
+        """Let the ready runner go: end of its input stops its kernel and ends it."""
+        with self._lock:
+            ready, self._ready = self._ready, None
+        if ready is not None and ready[0].stdin is not None:
+            ready[0].stdin.close()
 
 
 def _runner_alive(run: Run) -> bool:
@@ -111,4 +165,4 @@ def cancel_run(store: RunStore, run_id: str, grace: float = CANCEL_GRACE_S) -> R
     return stopped
 
 
-__all__ = ["CANCELLED", "cancel_run", "start_run"]
+__all__ = ["CANCELLED", "Launcher", "cancel_run"]
