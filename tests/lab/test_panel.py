@@ -60,9 +60,9 @@ def test_run_as_job_from_the_toolbar_then_promote_from_the_panel(page: Any, lab:
     )
     production.wait_for(timeout=LONG)
     assert "offline P 0.9" in production.locator(".wb-offline").inner_text()
-    if os.environ.get("WORKBENCH_LAB_SCREENSHOT"):
+    if os.environ.get("LAB_SCREENSHOT"):
         page.locator(".Toastify__toast").first.wait_for(state="detached", timeout=20_000)
-        page.screenshot(path=os.environ["WORKBENCH_LAB_SCREENSHOT"])
+        page.screenshot(path=os.environ["LAB_SCREENSHOT"])
 
 
 def test_a_failing_notebook_run_from_the_file_browser_shows_its_reason(page: Any) -> None:
