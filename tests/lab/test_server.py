@@ -108,6 +108,25 @@ def test_a_refused_promotion_returns_the_gate_report(lab: Lab) -> None:
     assert unknown.status_code == 404
 
 
+def test_rollback_puts_back_the_production_version_the_current_one_replaced(lab: Lab) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.stages import in_production
+
+    X, y = [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]
+    with open_storage(lab.settings) as storage:
+        registry = Registry(storage.models)
+        first = in_production(registry, registry.register(LogisticRegression().fit(X, y), "rollback-model"))
+        in_production(registry, registry.register(LogisticRegression(C=0.5).fit(X, y), "rollback-model"))
+    answer = lab.post("models/rollback-model/rollback")
+    assert answer.json()["summary"] == f"rollback-model v{first.version} is back in production"
+    model = next(m for m in lab.state()["models"] if m["name"] == "rollback-model")
+    stages = {v["version"]: v["stage"] for v in model["versions"]}
+    assert stages[first.version] == "production" and list(stages.values()).count("production") == 1
+    nothing_before = lab.post("models/rollback-model/rollback")
+    assert nothing_before.status_code == 400 and "nothing to roll back to" in nothing_before.json()["error"]
+
+
 def test_schedules_with_a_preview_of_their_next_times_pause_resume_and_remove(lab: Lab) -> None:
     preview = lab.get("schedules/preview", params={"cron": "0 3 * * *"}).json()
     assert len(preview["next"]) == 3 and all(t.endswith("T03:00:00+00:00") for t in preview["next"])
