@@ -45,6 +45,8 @@ def test_bad_parameters_are_refused_before_anything_starts(lab: Lab) -> None:
     unknown = lab.post("runs", {"path": "train.ipynb", "parameters": {"n_estimator": "10"}})
     assert unknown.status_code == 422
     assert "unknown parameter 'n_estimator'" in unknown.json()["error"]
+    not_a_map = lab.post("runs", {"path": "train.ipynb", "parameters": ["model", "forest"]})
+    assert not_a_map.status_code == 422 and "JSON object" in not_a_map.json()["error"]
     not_a_name = lab.post("runs", {"path": "train.ipynb", "parameters": {"1x": "10"}})
     assert not_a_name.status_code == 422 and "not a Python identifier" in not_a_name.json()["error"]
     assert len(lab.state()["runs"]) == before
@@ -104,6 +106,8 @@ def test_a_refused_promotion_returns_the_gate_report(lab: Lab) -> None:
     shown = next(m for m in lab.state()["models"] if m["name"] == "strict-classifier")["versions"][0]
     assert shown["stage"] == "dev" and shown["gate"]["passed"] is False
 
+    bad_weight = lab.post(f"models/strict-classifier/{version}/promote", {"stage": "challenger", "weight": 2})
+    assert bad_weight.status_code == 400 and "weight" in bad_weight.json()["error"]
     unknown = lab.post("models/no-such-model/1/promote", {"stage": "production"})
     assert unknown.status_code == 404
 

@@ -165,7 +165,10 @@ class RunsHandler(WorkbenchHandler):
 
         def start() -> dict[str, Any]:
             notebook = service.notebook_path(context.root, str(body.get("path", "")))
-            parameters = service.parse_form(dict(body.get("parameters") or {}))
+            values = body.get("parameters") or {}
+            if not isinstance(values, dict):
+                raise BadParametersError("parameters must be a JSON object of names to values")
+            parameters = service.parse_form(values)
             name = body.get("name") or None
             cron = body.get("cron")
             if cron:
@@ -251,12 +254,11 @@ class PromoteHandler(WorkbenchHandler):
             from workbench.lifecycle.promotion import promote
             from workbench.registry.api import Registry
 
-            weight = body.get("weight")
             result = promote(
                 name,
                 int(version),
                 str(body.get("stage", "")),
-                weight=float(weight) if weight is not None else None,
+                weight=body.get("weight"),  # checked by promote, as `workbench promote --weight` is
                 registry=Registry(context.sources.registry),
                 raise_on_refusal=False,
             )

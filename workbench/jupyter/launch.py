@@ -32,6 +32,7 @@ CANCEL_GRACE_S = 10.0
 """How long a cancelled run's process has to stop its kernel and record itself before it is killed."""
 CANCELLED = "cancelled"
 LOG_FILE = "runner.log"
+REWARM_S = 30.0
 
 
 class Launcher:
@@ -49,6 +50,7 @@ class Launcher:
         self.kernel = kernel
         self._lock = threading.Lock()
         self._ready: tuple[subprocess.Popen[bytes], str] | None = None
+        self._warmed_at = 0.0
 
     def _spawn(self, command: list[str], run_id: str, stdin: int) -> subprocess.Popen[bytes]:
         with open(self.store.run_dir(run_id) / LOG_FILE, "ab") as log:
@@ -65,10 +67,16 @@ class Launcher:
         return process
 
     def warm(self) -> None:
-        """Have a runner ready for the next run (idempotent)."""
+        """Have a runner ready for the next run (idempotent).
+
+        A runner that ended without a run (its kernel could not start, say) is replaced at most
+        every ``REWARM_S`` seconds; runs meanwhile start as plain processes."""
         with self._lock:
             if self._ready is not None and self._ready[0].poll() is None:
                 return
+            if self._ready is not None and time.monotonic() - self._warmed_at < REWARM_S:
+                return
+            self._warmed_at = time.monotonic()
             run_id = new_run_id()
             command = ["workbench.jupyter.warm", "--run-id", run_id, "--kernel", self.kernel, "--cwd", str(self.root)]
             self._ready = (self._spawn(command, run_id, subprocess.PIPE), run_id)
