@@ -129,3 +129,26 @@ def test_the_dashboard_opens_in_a_tab(page: Any) -> None:
     frame = page.frame_locator("#workbench-dashboard iframe")
     frame.locator("#status[data-state='live']").wait_for(timeout=30_000)
     wait_for(lambda: page.locator(".lm-TabBar-tab", has_text="workbench dashboard").count() == 1, "the tab")
+
+
+def test_cancel_pause_and_remove_from_the_panel(page: Any, lab: Lab) -> None:
+    run_id = lab.post("runs", {"path": "slow.ipynb"}).json()["run_id"]
+    running = page.locator(f".wb-run[data-run-id='{run_id}'][data-status='running']")
+    running.wait_for(timeout=LONG)
+    running.locator(".wb-cancel").click()
+    # the interrupted runner records its own end first; the cancel's record follows
+    cancelled = page.locator(f".wb-run[data-run-id='{run_id}'][data-status='failed'] .wb-reason", has_text="cancelled")
+    cancelled.wait_for(timeout=LONG)
+    assert cancelled.inner_text() == "cancelled: cancelled from JupyterLab"
+
+    lab.post("runs", {"path": "failing.ipynb", "name": "hourly-check", "cron": "0 * * * *"})
+    schedule = page.locator(".wb-schedule[data-schedule='hourly-check']")
+    schedule.wait_for()
+    assert ":00" in schedule.locator(".wb-next").inner_text()
+    schedule.locator(".wb-pause").click()
+    page.locator(".wb-schedule[data-schedule='hourly-check'] .wb-status-paused").wait_for()
+    assert "next: paused" in schedule.locator(".wb-next").inner_text()
+    schedule.locator(".wb-resume").click()
+    page.locator(".wb-schedule[data-schedule='hourly-check'] .wb-pause").wait_for()
+    schedule.locator(".wb-remove").click()
+    schedule.wait_for(state="detached")

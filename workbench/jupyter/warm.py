@@ -54,12 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             stop_kernel(km)
             shutil.rmtree(folder, ignore_errors=True)  # no run happened: leave nothing in the store
             return 0
-        job = json.loads(line)
-        path, nb, clean = prepare(job["notebook"], job["parameters"])
-        kernel = nb.metadata.get("kernelspec", {}).get("name") or DEFAULT_KERNEL
-        if (kernel, path.parent) != (args.kernel, cwd):  # not the kernel or folder it waited in
-            kc.stop_channels()
-            stop_kernel(km)
+        keep = False  # a bad order, or a cancel before the run began, stops the kernel too
+        try:
+            job = json.loads(line)
+            path, nb, clean = prepare(job["notebook"], job["parameters"])
+            kernel = nb.metadata.get("kernelspec", {}).get("name") or DEFAULT_KERNEL
+            keep = (kernel, path.parent) == (args.kernel, cwd)  # the kernel and folder it waited in
+        finally:
+            if not keep:
+                kc.stop_channels()
+                stop_kernel(km)
+        if not keep:
             km = kc = None
         run = _execute_once(
             path, nb, clean, job=job["name"], store=store, timeout=None, cell_timeout=None, kernel=kernel,
