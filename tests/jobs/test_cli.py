@@ -30,7 +30,7 @@ def test_every_run_flag_reaches_the_api(
     code = main([
         "run", "nb.ipynb", "-f", str(params), "-p", "b", "[1, 2]", "-p", "c", "0.5", "-r", "d", "007",
         "--name", "nightly", "--timeout", "60", "--cell-timeout", "5", "--retries", "2", "--kernel", "py",
-        "--allow-new-params",
+        "--allow-new-params", "--run-id", "given-id",
     ])
     assert code == 0
     assert seen == {
@@ -42,6 +42,7 @@ def test_every_run_flag_reaches_the_api(
         "retries": 2,
         "kernel": "py",
         "allow_new_params": True,
+        "run_id": "given-id",
     }
     assert "r1" in capsys.readouterr().out
 

@@ -189,9 +189,10 @@ def new_lab(base: Path) -> Lab:
     return Lab(folder=make_folder(base / "lab"), home=base / "wbhome", jupyter=base / "jupyter")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """One JupyterLab for the session's lab tests; each test follows its own runs by id."""
+    """One JupyterLab for the tests of this folder, stopped after them (with its ready runner and
+    kernel); each test follows its own runs by id."""
     started = new_lab(tmp_path_factory.mktemp("lab")).start()
     yield started
     started.stop()
@@ -208,7 +209,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     """Headless system Chromium (a new empty profile), driven by Playwright."""
     from tests.conftest import require_executable
