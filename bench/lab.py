@@ -6,7 +6,7 @@ extension makes when "Run" is pressed in the form and while the panel long-polls
 
 - **Run to first cell**: from sending ``POST /workbench/api/runs`` to the first cell's start
   (papermill's ``start_time`` in the output notebook), with the ready runner the Lab keeps
-  (kernel started, client connected) and without it (two runs in a row: the second gets a
+  (imports done, kernel started) and without it (two runs in a row: the second gets a
   plain ``workbench run`` process).
 - **End to panel**: from the run's ``ended_at`` to the arrival of the panel's long-poll answer
   that shows the run ended.

@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import papermill.inspection  # noqa: F401
 
     from workbench import run_context
-    from workbench.jobs.execution import _register_papermill_plugins, connect_client, start_kernel, stop_kernel
+    from workbench.jobs.execution import _register_papermill_plugins, start_kernel, stop_kernel
     from workbench.jobs.runner import DEFAULT_KERNEL, _execute_once, prepare
     from workbench.storage import open_storage
 
@@ -44,13 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = {run_context.RUN_ID_ENV: args.run_id, run_context.RUN_DIR_ENV: str(folder)}
         cwd = args.cwd.resolve()
         km = start_kernel(args.kernel, cwd, env)
-        kc = connect_client(km)
         ready = folder / READY_FILE
         ready.touch()
         line = sys.stdin.readline()
         ready.unlink(missing_ok=True)
         if not line:
-            kc.stop_channels()
             stop_kernel(km)
             shutil.rmtree(folder, ignore_errors=True)  # no run happened: leave nothing in the store
             return 0
@@ -62,13 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep = (kernel, path.parent) == (args.kernel, cwd)  # the kernel and folder it waited in
         finally:
             if not keep:
-                kc.stop_channels()
                 stop_kernel(km)
         if not keep:
-            km = kc = None
+            km = None
         run = _execute_once(
             path, nb, clean, job=job["name"], store=store, timeout=None, cell_timeout=None, kernel=kernel,
-            retry_of=None, schedule=None, km=km, kc=kc, run_id=args.run_id,
+            retry_of=None, schedule=None, km=km, run_id=args.run_id,
         )
         print(run)
     return 0
