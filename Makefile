@@ -45,3 +45,4 @@ clean:
 .PHONY: labextension
 labextension: $(STAMP)
 	cd extensions/jupyterlab && npm ci && PYTHON=$(CURDIR)/$(BIN)/python npm run build
+	$(BIN)/python -m pip install --quiet --no-deps -e .  # the editable install copies the build into .venv/share
