@@ -40,3 +40,9 @@ dashboard:
 
 clean:
 	rm -rf $(VENV) .workbench .pytest_cache .mypy_cache .ruff_cache
+
+# rebuilds the JupyterLab extension into workbench/jupyter/labextension/ (committed: users never run npm)
+.PHONY: labextension
+labextension: $(STAMP)
+	cd extensions/jupyterlab && npm ci && PYTHON=$(CURDIR)/$(BIN)/python npm run build
+	$(BIN)/python -m pip install --quiet --no-deps -e .  # the editable install copies the build into .venv/share

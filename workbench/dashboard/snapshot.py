@@ -187,9 +187,8 @@ def _schedule_entry(schedule: Schedule, now: datetime) -> dict[str, Any]:
     }
 
 
-def build_snapshot(sources: Sources, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the page shows, as plain JSON; raises the stores' errors (an outage is the caller's to show)."""
-    now = now or datetime.now(UTC)
+def model_entries(sources: Sources) -> list[dict[str, Any]]:
+    """Each model with its versions by stage: offline and live figures, the last gate result."""
     store = sources.registry
     by_name = {name: store.list_versions(name) for name in store.list_names()}
     live = read_live(sources, [v for versions in by_name.values() for v in versions])
@@ -199,8 +198,14 @@ def build_snapshot(sources: Sources, now: datetime | None = None) -> dict[str, A
             continue
         ordered = sorted(versions, key=lambda v: (_stage_rank(v.stage), -v.version))
         models.append({"name": name, "versions": [_version_entry(store, v, live) for v in ordered]})
+    return models
+
+
+def build_snapshot(sources: Sources, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the page shows, as plain JSON; raises the stores' errors (an outage is the caller's to show)."""
+    now = now or datetime.now(UTC)
     return {
-        "models": models,
+        "models": model_entries(sources),
         "average": AVERAGE,  # how precision, recall and F1 combine the classes: the page says so
         "drift_threshold": DRIFT_THRESHOLD,
         "runs": runs_page(sources.runs),
@@ -217,6 +222,7 @@ __all__ = [
     "LiveData",
     "Sources",
     "build_snapshot",
+    "model_entries",
     "read_live",
     "run_entry",
     "runs_page",

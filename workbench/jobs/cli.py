@@ -78,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
                 kernel=args.kernel,
                 allow_new_params=args.allow_new_params,
                 cancel=cancel,
+                run_id=args.run_id,
             )
         except RunCancelledError as exc:
             print(f"workbench: {exc}", file=sys.stderr)
@@ -145,6 +146,7 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--retries", type=int, default=0, help="re-run a failed run up to N times")
     run.add_argument("--allow-new-params", action="store_true", help="inject parameters the notebook does not declare")
     run.add_argument("--help-params", action="store_true", help="list the notebook's parameters and exit")
+    run.add_argument("--run-id", help="the run's id (default: a new one), for a caller that follows the run by its id")
     run.set_defaults(func=_run)
 
     runs = subparsers.add_parser(

@@ -8,30 +8,58 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ScheduleError
 
+if TYPE_CHECKING:
+    from workbench.storage.schedule_records import Schedule
 
-def _add(args: argparse.Namespace, parameters: Callable[[argparse.Namespace], dict[str, Any]]) -> int:
+
+def add_schedule(
+    name: str,
+    notebook: str,
+    cron: str,
+    parameters: dict[str, Any],
+    *,
+    allow_new_params: bool = False,
+    timeout: float | None = None,
+    cell_timeout: float | None = None,
+    kernel: str | None = None,
+) -> Schedule:
+    """Check the parameters as ``workbench run`` does (no kernel yet), then save the schedule."""
     from workbench.jobs.params import validate_parameters
     from workbench.jobs.runner import prepare
     from workbench.storage import open_storage
     from workbench.storage.schedule_records import Schedule
 
-    values = validate_parameters(parameters(args))
-    prepare(args.notebook, values, allow_new_params=args.allow_new_params)  # refuse bad ones now
+    values = validate_parameters(parameters)
+    prepare(notebook, values, allow_new_params=allow_new_params)  # refuse bad ones now
     schedule = Schedule(
-        name=args.name,
-        notebook=str(Path(args.notebook).resolve()),
-        cron=args.cron,
+        name=name,
+        notebook=str(Path(notebook).resolve()),
+        cron=cron,
         parameters=values,
+        timeout=timeout,
+        cell_timeout=cell_timeout,
+        kernel=kernel,
+    )
+    with open_storage() as storage:
+        storage.runs.save_schedule(schedule)
+    return schedule
+
+
+def _add(args: argparse.Namespace, parameters: Callable[[argparse.Namespace], dict[str, Any]]) -> int:
+    schedule = add_schedule(
+        args.name,
+        args.notebook,
+        args.cron,
+        parameters(args),
+        allow_new_params=args.allow_new_params,
         timeout=args.timeout,
         cell_timeout=args.cell_timeout,
         kernel=args.kernel,
     )
-    with open_storage() as storage:
-        storage.runs.save_schedule(schedule)
     next_due = schedule.next_due(datetime.now(UTC))
     print(f"schedule {schedule.name}: {schedule.cron}, next run {next_due:%Y-%m-%d %H:%M} UTC")
     return 0
@@ -108,13 +136,16 @@ def _flags(name: str, value: Any) -> list[str]:
     return ["-y", text]
 
 
+def parameter_arguments(parameters: dict[str, Any]) -> list[str]:
+    """Options of ``workbench run`` that give back exactly these parameter values."""
+    return [flag for name, value in parameters.items() for flag in _flags(name, value)]
+
+
 def crontab_lines(schedules: list[Any]) -> list[str]:
     """Lines for system cron running each schedule with ``workbench run`` (``%`` escaped)."""
     lines = []
     for s in schedules:
-        command = ["workbench", "run", s.notebook, "--name", s.name]
-        for name, value in s.parameters.items():
-            command += _flags(name, value)
+        command = ["workbench", "run", s.notebook, "--name", s.name, *parameter_arguments(s.parameters)]
         for flag, value in (("--timeout", s.timeout), ("--cell-timeout", s.cell_timeout), ("--kernel", s.kernel)):
             if value is not None:
                 command += [flag, str(value)]
@@ -207,4 +238,4 @@ def add_schedule_commands(
     scheduler.set_defaults(func=_scheduler)
 
 
-__all__ = ["add_schedule_commands", "crontab_lines"]
+__all__ = ["add_schedule", "add_schedule_commands", "crontab_lines", "parameter_arguments"]

@@ -293,7 +293,7 @@ class Scheduler:
 
         now = now or datetime.now(UTC)
         for schedule in self.store.list_schedules():
-            due = schedule.due_since(now)
+            due = None if schedule.paused else schedule.due_since(now)
             seen = self._seen.get(schedule.name)
             if due is None or (seen is not None and due <= seen):
                 continue
