@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,10 +78,10 @@ class Built:
     def bin(self, name: str) -> str:
         return str(self.venv / "bin" / name)
 
-    def run(self, *args: str) -> str:
+    def run(self, *args: str, timeout: float = 300) -> str:
         """Run one of the environment's programs; its output and errors as one text without colours."""
         done = subprocess.run(
-            list(args), cwd=PROJECT, env=self.env, capture_output=True, text=True, timeout=300, check=False
+            list(args), cwd=PROJECT, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
         output = _ANSI.sub("", done.stdout + done.stderr)
         assert done.returncode == 0, f"{args} exited with {done.returncode}:\n{output[-4000:]}"
@@ -88,16 +89,18 @@ class Built:
 
 
 @pytest.fixture
-def built(tmp_path: Path) -> Built:
+def built(tmp_path: Path) -> Iterator[Built]:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "JUPYTER_", "VIRTUAL_ENV"))}
     environ["PATH"] = f"{venv / 'bin'}{os.pathsep}{environ.get('PATH', '')}"
     build = Built(venv, environ)
     pip = [build.bin("python"), "-m", "pip", "install", "--no-compile", "--quiet"]
-    build.run(*pip, "-r", "binder/requirements.txt")
+    # about 140 packages resolved against the index and downloaded: minutes on a busy machine
+    build.run(*pip, "-r", "binder/requirements.txt", timeout=1200)
     build.run(str(BINDER / "postBuild"))
-    return build
+    yield build
+    shutil.rmtree(venv, ignore_errors=True)  # about 1 GB; pytest keeps the last runs' temporary folders
 
 
 def _listed_lab_extension(listing: str) -> str | None:
