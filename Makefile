@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml
 
 env: $(STAMP)
 
-# the example production job, end to end on the embedded store (.workbench/)
+# the example production job, end to end on the embedded store (.workbench/): the training job,
+# the acceptance gates, promotion to production, one prediction from `workbench serve`, the dashboard's command
 demo: $(STAMP)
-	$(BIN)/workbench run notebooks/train.ipynb -p model forest -p n_estimators 200
-	$(BIN)/workbench runs train
+	$(BIN)/workbench demo notebooks/train.ipynb -p model forest -p n_estimators 200
 	$(BIN)/workbench models cancer-classifier
 
 lint: $(STAMP)

@@ -12,6 +12,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 # smaller settings where a notebook's defaults are slow; every notebook must be listed here
 PARAMETERS: dict[str, dict[str, Any]] = {
+    "00-start": {},
     "01-timing": {"n_estimators": 10},
     "02-cython": {},
     "03-parallel": {},

@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "workbench.lifecycle.loop.cli",
     "workbench.serving.cli",
     "workbench.dashboard.cli",
+    "workbench.demo",
 ]
 
 

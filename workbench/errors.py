@@ -52,6 +52,7 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
     ├── PayloadTooLargeError   a body or a row count beyond the server's limits (413)
     ├── ModelNotServedError    a model name the server does not serve (404)
     └── UnauthorizedError      a write route called without the server's token (401)
+    ServerCheckError           a started server that did not listen, become healthy, answer or stop in time
 
 A ``WorkbenchError`` may carry ``exit_code``, which the ``workbench`` command exits with.
 """
@@ -384,6 +385,13 @@ class UnauthorizedError(ServingError):
     hint = "send the header 'Authorization: Bearer TOKEN' with the token the server was started with"
 
 
+class ServerCheckError(WorkbenchError):
+    """A server started to be checked (``workbench demo``) that did not listen, become healthy,
+    answer one request or stop in time; the message ends with what it printed."""
+
+    hint = "run the same `workbench serve` command yourself to see it start, and check the model is in production"
+
+
 __all__ = [
     "AcceptanceError",
     "BadInputError",
@@ -420,6 +428,7 @@ __all__ = [
     "RunNotFoundError",
     "ScheduleError",
     "SearchFailedError",
+    "ServerCheckError",
     "ServingError",
     "StageError",
     "StorageConflictError",
