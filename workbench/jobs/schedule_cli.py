@@ -29,6 +29,7 @@ def _add(args: argparse.Namespace, parameters: Callable[[argparse.Namespace], di
         timeout=args.timeout,
         cell_timeout=args.cell_timeout,
         kernel=args.kernel,
+        executor=args.on,
     )
     with open_storage() as storage:
         storage.runs.save_schedule(schedule)
@@ -115,7 +116,8 @@ def crontab_lines(schedules: list[Any]) -> list[str]:
         command = ["workbench", "run", s.notebook, "--name", s.name]
         for name, value in s.parameters.items():
             command += _flags(name, value)
-        for flag, value in (("--timeout", s.timeout), ("--cell-timeout", s.cell_timeout), ("--kernel", s.kernel)):
+        options = [("--timeout", s.timeout), ("--cell-timeout", s.cell_timeout), ("--kernel", s.kernel)]
+        for flag, value in [*options, ("--on", s.executor)]:
             if value is not None:
                 command += [flag, str(value)]
         text = " ".join(shlex.quote(part) for part in command).replace("%", "\\%")

@@ -158,13 +158,27 @@ def _stop(km: Any) -> None:
 
 
 def run_schedule(
-    schedule: Schedule, store: RunStore, pool: KernelPool | None = None, cancel: Cancellation | None = None
+    schedule: Schedule,
+    store: RunStore,
+    pool: KernelPool | None = None,
+    cancel: Cancellation | None = None,
+    settings: Settings | None = None,
 ) -> Run:
-    """Run a schedule's job now (a failed or cancelled run is recorded, not raised)."""
+    """Run a schedule's job now (a failed or cancelled run is recorded, not raised); on an
+    engine of its ``executor`` cluster when it has one (``settings`` name the store the
+    engine records in; ``cancel`` does not reach a run on an engine)."""
     from workbench.jobs.runner import DEFAULT_KERNEL, _execute_once, prepare
 
     path, nb, clean = prepare(schedule.notebook, schedule.parameters, allow_new_params=True)
     kernel = schedule.kernel or nb.metadata.get("kernelspec", {}).get("name") or DEFAULT_KERNEL
+    if schedule.executor:
+        from workbench.jobs.on_cluster import ClusterExecutor
+
+        with ClusterExecutor(schedule.executor, settings) as executor:
+            return executor.execute(
+                path, nb, clean, job=schedule.name, store=store, timeout=schedule.timeout,
+                cell_timeout=schedule.cell_timeout, kernel=kernel, retry_of=None, schedule=schedule.name,
+            )
     ready = pool.take(kernel, path.parent) if pool else None
     result = _execute_once(
         path,
@@ -210,7 +224,7 @@ class Scheduler:
             from workbench.jobs.execution import close_thread_event_loop
 
             try:
-                result = run_schedule(schedule, self.store, self.pool, self.cancel)
+                result = run_schedule(schedule, self.store, self.pool, self.cancel, self.settings)
                 self.finished.append(result)
                 log.info("schedule %s: run %s %s", schedule.name, result.run_id, result.status)
             except Exception:
@@ -243,6 +257,8 @@ class Scheduler:
         from workbench.jobs.runner import DEFAULT_KERNEL, read_notebook
 
         for schedule in self.store.list_schedules():
+            if schedule.executor:
+                continue  # its kernels start on the cluster's engines
             path = Path(schedule.notebook).resolve()
             kernel = schedule.kernel or read_notebook(path).metadata.get("kernelspec", {}).get("name") or DEFAULT_KERNEL
             self.pool.warm(kernel, path.parent)

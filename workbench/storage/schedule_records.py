@@ -18,7 +18,9 @@ class Schedule:
     """``notebook`` runs with ``parameters`` whenever ``cron`` is due.
 
     ``last_due`` is the due time of the latest run started (ISO, UTC): the scheduler
-    compares it with the cron expression to find the next due time.
+    compares it with the cron expression to find the next due time. ``executor``, when set,
+    is the ipyparallel cluster (profile name or client connection file) whose engines run
+    the job instead of the scheduler's host.
     """
 
     name: str
@@ -31,6 +33,7 @@ class Schedule:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     last_due: str | None = None
     last_run_id: str | None = None
+    executor: str | None = None
 
     def __post_init__(self) -> None:
         validate_name(self.name, "schedule name")
