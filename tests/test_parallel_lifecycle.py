@@ -40,6 +40,19 @@ def tree(pids: list[int]) -> list[psutil.Process]:
     return found
 
 
+def working_in(folder: Path) -> list[int]:
+    """Processes (other than this one) whose working folder is inside ``folder``: what a
+    cluster started from a test's folder left behind, orphans included."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.pid != os.getpid() and Path(process.cwd()).is_relative_to(folder):
+                found.append(process.pid)
+        except (psutil.Error, OSError):
+            continue
+    return alive([psutil.Process(pid) for pid in found if psutil.pid_exists(pid)])
+
+
 def test_stop_returns_once_every_process_it_started_is_gone(tmp_path: Path) -> None:
     started = parallel.Cluster.start(2, profile_dir=tmp_path / "profile", timeout=60)
     processes = tree(started.process_ids())
@@ -48,6 +61,7 @@ def test_stop_returns_once_every_process_it_started_is_gone(tmp_path: Path) -> N
     began = time.monotonic()
     started.stop()
     assert alive(processes) == []  # at once: no waiting after stop returns
+    assert working_in(Path.cwd()) == []
     assert time.monotonic() - began < 15
     reaper = [p for p in psutil.Process().children() if "workbench.parallel.reaper" in " ".join(p.cmdline())]
     assert alive(reaper) == []
@@ -104,3 +118,4 @@ def test_a_launcher_is_passed_to_ipyparallel_by_name_or_class(tmp_path: Path) ->
             assert len(started.engine_ids) == 2
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert alive(left) == []
+    assert working_in(Path.cwd()) == []  # nor orphans: a controller's child spawned as it stopped

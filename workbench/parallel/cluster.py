@@ -45,7 +45,7 @@ import psutil
 
 from workbench.errors import ClusterError
 from workbench.parallel import _remote
-from workbench.parallel.reaper import stop_processes
+from workbench.parallel.reaper import group_leaders, group_members, stop_processes
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -532,11 +532,14 @@ def _tree(processes: list[psutil.Process]) -> list[psutil.Process]:
 def _shutdown(ipc: ipp.Cluster, reaper: _Reaper | None) -> None:
     """ipyparallel's stop, then every local process it started (and theirs) gone: the engines'
     nannies, which outlive their engine by seconds, are SIGKILLed."""
-    started = _tree(_local_processes(ipc))
+    launched = _local_processes(ipc)
+    groups = group_leaders(launched)
+    started = _tree(launched)
     try:
         ipc.stop_cluster_sync()
     finally:
         stop_processes(started, STOP_GRACE, terminate=False)
+        stop_processes(group_members(groups), STOP_GRACE, terminate=False)  # orphans of those stopped
         if reaper is not None:
             reaper.done()
 

@@ -32,17 +32,48 @@ POLL = 0.5  # how often the parent is checked when its pipe stays silent
 REFRESH = 2.0  # how often the descendants of the watched processes are looked up
 
 
+def group_leaders(processes: list[psutil.Process]) -> set[int]:
+    """The process groups that ``processes`` lead (ipyparallel starts each launcher's process
+    in a session of its own, and what it starts stays in that group)."""
+    leaders = set()
+    for process in processes:
+        try:
+            if os.getpgid(process.pid) == process.pid:
+                leaders.add(process.pid)
+        except OSError:
+            continue
+    return leaders
+
+
+def group_members(groups: set[int]) -> list[psutil.Process]:
+    """Every process in the process groups ``groups``, orphans included (a child the
+    controller spawned as it was being stopped is no one's descendant any more)."""
+    members: list[psutil.Process] = []
+    if not groups:
+        return members
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) in groups and process.pid != os.getpid():
+                members.append(process)
+        except (OSError, psutil.Error):
+            continue
+    return members
+
+
 class Watch:
-    """The processes to stop, each kept as a ``psutil.Process`` (so a reused pid is never hit)."""
+    """The processes to stop, each kept as a ``psutil.Process`` (so a reused pid is never hit),
+    and the process groups they lead."""
 
     def __init__(self) -> None:
         self.processes: dict[int, psutil.Process] = {}
+        self.groups: set[int] = set()
 
     def add(self, pid: int) -> None:
         try:
-            self.processes.setdefault(pid, psutil.Process(pid))
+            process = self.processes.setdefault(pid, psutil.Process(pid))
         except psutil.Error:
-            pass
+            return
+        self.groups |= group_leaders([process])
 
     def refresh(self) -> None:
         """Add the descendants of the watched processes (engines start nannies, the controller
@@ -67,7 +98,10 @@ class Watch:
 
     def stop(self, grace: float = GRACE) -> None:
         self.refresh()
-        stop_processes(self.running(), grace)
+        known = {process.pid: process for process in self.running()}
+        for member in group_members(self.groups):
+            known.setdefault(member.pid, member)
+        stop_processes(list(known.values()), grace)
 
 
 def stop_processes(
