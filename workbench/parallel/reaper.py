@@ -10,9 +10,11 @@ watcher, in a session of its own too, and tells it the pid of every process it l
 
 The watcher notices the parent's death twice over: its stdin (a pipe whose only writer is
 the parent) reaches end of file, or the parent pid is gone or reused. It then sends SIGTERM
-to every process it was told of and to their descendants (found while they ran), waits
-:data:`GRACE` seconds and SIGKILLs what remains. ``done`` (sent by ``Cluster.stop``, which
-stops the processes itself) makes it exit without touching anything.
+to every process it was told of, to their descendants and to the members of the process
+groups they lead (ipyparallel starts each in a session of its own, which its children
+share: orphans are found there), waits :data:`GRACE` seconds and SIGKILLs what remains.
+``done`` (sent by ``Cluster.stop``, which stops the processes itself) makes it exit without
+touching anything. While it waits it only checks its parent, twice a second.
 
 Only the standard library and psutil are imported here: the watcher starts in a fraction
 of a second.
@@ -23,13 +25,11 @@ from __future__ import annotations
 import os
 import select
 import sys
-import time
 
 import psutil
 
 GRACE = 1.0
 POLL = 0.5  # how often the parent is checked when its pipe stays silent
-REFRESH = 2.0  # how often the descendants of the watched processes are looked up
 
 
 def group_leaders(processes: list[psutil.Process]) -> set[int]:
@@ -77,7 +77,7 @@ class Watch:
 
     def refresh(self) -> None:
         """Add the descendants of the watched processes (engines start nannies, the controller
-        its schedulers), so that orphans are still known once their parent is gone."""
+        its schedulers)."""
         for process in list(self.processes.values()):
             try:
                 children = process.children(recursive=True)
@@ -140,7 +140,6 @@ def watch(parent_pid: int, stream: int) -> int:
         parent = None
     targets = Watch()
     pending = b""
-    refreshed = time.monotonic()
     while True:
         readable, _, _ = select.select([stream], [], [], POLL)
         if readable:
@@ -157,9 +156,6 @@ def watch(parent_pid: int, stream: int) -> int:
                     targets.add(int(argument))
         if parent is None or not _parent_alive(parent):
             break
-        if time.monotonic() - refreshed >= REFRESH:
-            targets.refresh()
-            refreshed = time.monotonic()
     targets.stop()
     return 0
 
