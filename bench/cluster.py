@@ -150,25 +150,26 @@ def killed_parent_times(rounds: int) -> list[float]:
         with tempfile.TemporaryDirectory() as folder:
             script = textwrap.dedent(
                 f"""
-                import os, signal, psutil
+                import os, signal, time, psutil
                 from workbench import parallel
                 parallel.Cluster.start(2, profile_dir={str(Path(folder) / "p")!r})
-                print(" ".join(str(p.pid) for p in psutil.Process().children(recursive=True)), flush=True)
+                pids = [p.pid for p in psutil.Process().children(recursive=True)]
+                print(time.time(), *pids, flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
                 """
             )
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
-            killed = time.perf_counter()
+            killed, *pids = out.stdout.split()
             processes = []
-            for pid in map(int, out.stdout.split()):
+            for pid in map(int, pids):
                 try:
                     processes.append(psutil.Process(pid))
                 except psutil.NoSuchProcess:
                     continue
             until_gone(processes)
             assert not running(processes), "the cluster of a killed parent survived"
-            results.append(time.perf_counter() - killed)
+            results.append(time.time() - float(killed))
     return results
 
 
