@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -102,7 +103,8 @@ def test_cluster_start_status_ptrain_stop(shell: InteractiveShell, capsys: pytes
 
     shell.run_line_magic("cluster", "status")
     status = capsys.readouterr().out
-    assert "2 engines" in status and "MiB" in status
+    assert "2 engines on 1 host" in status and "MiB" in status
+    assert f"{socket.gethostname()}: 2 engines (0, 1)" in status
 
     # run again (a notebook's start cell run twice): one line, the same cluster, no traceback
     result = shell.run_cell("%cluster start")

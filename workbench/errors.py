@@ -39,7 +39,7 @@ attributes and pickles (errors cross process and ipyparallel engine boundaries).
     JobError                   a notebook job that cannot start or did not succeed
     ├── BadParametersError     parameters refused before a kernel starts (exit code 3)
     ├── RunFailedError         a run that failed: reason cell_error (4), kernel_died (5), timeout (6),
-    │                          exited (7), kernel_unavailable (8)
+    │                          exited (7), kernel_unavailable (8), engine_lost (9: its cluster engine died)
     ├── RunCancelledError      a run stopped by SIGINT (exit code 130) or SIGTERM (143)
     ├── KernelUnavailableError a kernel that does not exist or never started (exit code 8)
     ├── RunNotFoundError       no run with that id
@@ -288,8 +288,8 @@ class BadParametersError(JobError, ValueError):
 
 
 class RunFailedError(JobError):
-    """A run that failed; ``reason`` is cell_error, kernel_died, timeout, exited or
-    kernel_unavailable, ``run_id`` names it."""
+    """A run that failed; ``reason`` is cell_error, kernel_died, timeout, exited,
+    kernel_unavailable or engine_lost, ``run_id`` names it."""
 
     EXIT_CODES: ClassVar[dict[str, int]] = {
         "cell_error": 4,
@@ -297,6 +297,7 @@ class RunFailedError(JobError):
         "timeout": 6,
         "exited": 7,
         "kernel_unavailable": 8,
+        "engine_lost": 9,
     }
 
     def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:

@@ -32,7 +32,7 @@ def test_every_run_flag_reaches_the_api(
         "run", "nb.ipynb", "-f", str(params), "-y", "b: [1, 2]\ne: no", "-p", "c", "0.5", "-r", "d", "007",
         "-p", "e", "no", "-p", "f", "010",
         "--name", "nightly", "--timeout", "60", "--cell-timeout", "5", "--retries", "2", "--kernel", "py",
-        "--allow-new-params", "--run-id", "given-id",
+        "--allow-new-params", "--run-id", "given-id", "--on", "ipcontroller-client.json",
     ])
     assert code == 0
     assert seen == {
@@ -46,6 +46,7 @@ def test_every_run_flag_reaches_the_api(
         "allow_new_params": True,
         "cancel": seen["cancel"],
         "run_id": "given-id",
+        "on": "ipcontroller-client.json",
     }
     assert isinstance(seen["cancel"], Cancellation)
     assert "r1" in capsys.readouterr().out

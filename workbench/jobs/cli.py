@@ -24,6 +24,7 @@ exit codes (for cron and Airflow):
   6    a time limit was hit (timeout)
   7    the notebook stopped itself with sys.exit() or SystemExit before its last cell (exited)
   8    the kernel does not exist or never started (kernel_unavailable)
+  9    the cluster engine running it (--on) died mid-run (engine_lost)
   130  cancelled by SIGINT (Ctrl-C); 143 cancelled by SIGTERM: the kernel is stopped and the
        run recorded 'cancelled'
 
@@ -79,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
                 allow_new_params=args.allow_new_params,
                 cancel=cancel,
                 run_id=args.run_id,
+                on=args.on,
             )
         except RunCancelledError as exc:
             print(f"workbench: {exc}", file=sys.stderr)
@@ -131,6 +133,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, metavar="S", help="limit on the whole notebook's time")
     parser.add_argument("--cell-timeout", type=float, metavar="S", help="limit on each cell's time")
     parser.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's)")
+    parser.add_argument("--on", metavar="PROFILE_OR_FILE",
+                        help="run on an engine of an ipyparallel cluster: a profile name or its "
+                        "ipcontroller-client.json (the run store must be Redis, or local on a shared filesystem)")
 
 
 def add_commands(subparsers: Any) -> None:

@@ -158,7 +158,13 @@ def _execute_once(
     km: Any = None,
     run_id: str | None = None,
     cancel: Cancellation | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    executor: str | None = None,
 ) -> Run:
+    """One execution, recorded. ``cwd`` is the kernel's working folder (default: the
+    notebook's), ``env`` more variables for the kernel, ``executor`` the cluster the run was
+    sent to (see :mod:`workbench.jobs.on_cluster`)."""
     from workbench.jobs.execution import (
         KERNEL_LOG,
         Outcome,
@@ -180,6 +186,7 @@ def _execute_once(
         host=socket.gethostname(),
         pid=pid,
         pid_started=_process_started(pid),
+        executor=executor,
     )
     folder = store.run_dir(run.run_id)
     output = folder / "output.ipynb"
@@ -187,12 +194,13 @@ def _execute_once(
     store.save_run(run)
     started = time.perf_counter()
     nb.metadata["workbench"] = {"run_id": run.run_id, "job": job, "status": "running"}
-    env = {run_context.RUN_ID_ENV: run.run_id, run_context.RUN_DIR_ENV: str(folder)}
+    env = {**(env or {}), run_context.RUN_ID_ENV: run.run_id, run_context.RUN_DIR_ENV: str(folder)}
+    cwd = cwd or notebook.parent
     try:
         if km is None:
-            km = start_kernel(kernel, notebook.parent, env, log=folder / KERNEL_LOG)
+            km = start_kernel(kernel, cwd, env, log=folder / KERNEL_LOG)
         executed, outcome = execute(
-            nb, output, km, cwd=notebook.parent, timeout=timeout, cell_timeout=cell_timeout, cancel=cancel
+            nb, output, km, cwd=cwd, timeout=timeout, cell_timeout=cell_timeout, cancel=cancel
         )
     except KernelUnavailableError as exc:
         run.status, run.reason, run.error = "failed", "kernel_unavailable", exc.message
@@ -258,8 +266,12 @@ def run(
     schedule: str | None = None,
     run_id: str | None = None,
     cancel: Cancellation | None = None,
+    on: str | None = None,
 ) -> Run:
     """Execute ``notebook`` with ``parameters`` as job ``name`` (default: the file's stem).
+
+    ``on`` runs it on an engine of an ipyparallel cluster instead of here: a profile name or
+    a client connection file (see :mod:`workbench.jobs.on_cluster`).
 
     ``run_id`` names the (first) run instead of a new id, for a caller that records the id
     before the run starts (the loop, which follows its training jobs across restarts).
@@ -282,6 +294,7 @@ def run(
     settings = settings or load_settings()
     storage = open_storage(settings) if store is None else None
     runs = store or storage.runs  # type: ignore[union-attr]
+    executor = None
     try:
         job = validate_name(name or Path(notebook).stem, "job name")
         try:
@@ -292,8 +305,14 @@ def run(
             runs.save_run(refused)
             raise BadParametersError(exc.message, hint=exc.hint, **exc.fields, run_id=refused.run_id) from exc
         first: Run | None = None
+        execute_once = _execute_once
+        if on is not None:
+            from workbench.jobs.on_cluster import ClusterExecutor
+
+            executor = ClusterExecutor(on, settings)
+            execute_once = executor.execute  # type: ignore[assignment]
         for attempt in range(retries + 1):
-            current = _execute_once(
+            current = execute_once(
                 path,
                 nb if attempt == 0 else prepare(notebook, clean, allow_new_params=True)[1],
                 clean,
@@ -330,6 +349,8 @@ def run(
             run=current,
         )
     finally:
+        if executor is not None:
+            executor.close()
         if storage is not None:
             storage.close()
 

@@ -26,8 +26,10 @@ def add_schedule(
     timeout: float | None = None,
     cell_timeout: float | None = None,
     kernel: str | None = None,
+    executor: str | None = None,
 ) -> Schedule:
-    """Check the parameters as ``workbench run`` does (no kernel yet), then save the schedule."""
+    """Check the parameters as ``workbench run`` does (no kernel yet), then save the schedule.
+    ``executor``: the ipyparallel cluster (profile or connection file) whose engines run it."""
     from workbench.jobs.params import validate_parameters
     from workbench.jobs.runner import prepare
     from workbench.storage import open_storage
@@ -43,6 +45,7 @@ def add_schedule(
         timeout=timeout,
         cell_timeout=cell_timeout,
         kernel=kernel,
+        executor=executor,
     )
     with open_storage() as storage:
         storage.runs.save_schedule(schedule)
@@ -59,6 +62,7 @@ def _add(args: argparse.Namespace, parameters: Callable[[argparse.Namespace], di
         timeout=args.timeout,
         cell_timeout=args.cell_timeout,
         kernel=args.kernel,
+        executor=args.on,
     )
     next_due = schedule.next_due(datetime.now(UTC))
     print(f"schedule {schedule.name}: {schedule.cron}, next run {next_due:%Y-%m-%d %H:%M} UTC")
@@ -146,7 +150,8 @@ def crontab_lines(schedules: list[Any]) -> list[str]:
     lines = []
     for s in schedules:
         command = ["workbench", "run", s.notebook, "--name", s.name, *parameter_arguments(s.parameters)]
-        for flag, value in (("--timeout", s.timeout), ("--cell-timeout", s.cell_timeout), ("--kernel", s.kernel)):
+        options = [("--timeout", s.timeout), ("--cell-timeout", s.cell_timeout), ("--kernel", s.kernel)]
+        for flag, value in [*options, ("--on", s.executor)]:
             if value is not None:
                 command += [flag, str(value)]
         text = " ".join(shlex.quote(part) for part in command).replace("%", "\\%")

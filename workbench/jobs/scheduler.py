@@ -170,16 +170,27 @@ def run_schedule(
     ready: _Ready | None = None,
     run_id: str | None = None,
     cancel: Cancellation | None = None,
+    settings: Settings | None = None,
 ) -> Run:
     """Run a schedule's job now (a failed or cancelled run is recorded, not raised).
 
     With ``run_id`` (a claimed tick's) the run has that id: in ``ready``, a kernel reserved
-    from ``pool`` with that id, or in a kernel started now.
+    from ``pool`` with that id, or in a kernel started now. A schedule with an ``executor``
+    runs on an engine of that cluster (``settings`` name the store the engine records in;
+    ``cancel`` does not reach a run on an engine).
     """
     from workbench.jobs.runner import DEFAULT_KERNEL, _execute_once, prepare
 
     path, nb, clean = prepare(schedule.notebook, schedule.parameters, allow_new_params=True)
     kernel = schedule.kernel or nb.metadata.get("kernelspec", {}).get("name") or DEFAULT_KERNEL
+    if schedule.executor:
+        from workbench.jobs.on_cluster import ClusterExecutor
+
+        with ClusterExecutor(schedule.executor, settings) as executor:
+            return executor.execute(
+                path, nb, clean, job=schedule.name, store=store, timeout=schedule.timeout,
+                cell_timeout=schedule.cell_timeout, kernel=kernel, retry_of=None, schedule=schedule.name, run_id=run_id,
+            )
     if ready is None and run_id is None and pool is not None:
         ready = pool.take(kernel, path.parent)
     result = _execute_once(
@@ -255,7 +266,10 @@ class Scheduler:
             from workbench.jobs.execution import close_thread_event_loop
 
             try:
-                result = run_schedule(schedule, self.store, self.pool, ready=ready, run_id=run_id, cancel=self.cancel)
+                result = run_schedule(
+                    schedule, self.store, self.pool, ready=ready, run_id=run_id, cancel=self.cancel,
+                    settings=self.settings,
+                )
                 self.finished.append(result)
                 log.info("schedule %s: run %s %s", schedule.name, result.run_id, result.status)
             except Exception:
@@ -276,9 +290,12 @@ class Scheduler:
         thread.start()
 
     def _kernel_slot(self, schedule: Schedule) -> tuple[str, Path] | None:
-        """(kernel name, working folder) of a schedule's runs; None when its notebook cannot be read."""
+        """(kernel name, working folder) of a schedule's runs here; None when they run on a
+        cluster or its notebook cannot be read."""
         from workbench.jobs.runner import DEFAULT_KERNEL, read_notebook
 
+        if schedule.executor:
+            return None  # its kernels start on the cluster's engines
         path = Path(schedule.notebook).resolve()
         try:
             spec = read_notebook(path).metadata.get("kernelspec", {}).get("name")

@@ -26,17 +26,24 @@ class ParallelMagics(WorkbenchMagics):
     @argument("-n", "--engines", type=int, help="start: number of engines (default: one per core)")
     @argument("--profile", help="connect: the ipyparallel profile name of a running cluster")
     @argument("--profile-dir", help="start or connect: the profile folder")
+    @argument("--launcher", help="start: ipyparallel's engine launcher (ssh, mpi, slurm, pbs, lsf, ...), "
+              "configured by the profile's ipcluster_config.py")
+    @argument("--controller-ip", help="start: the address the controller listens on (default 127.0.0.1); "
+              "engines on other hosts need one they reach")
     @argument("--file", help="connect: the cluster's client connection file (ipcontroller-client.json)")
     @line_magic
     def cluster(self, line: str) -> None:
         """Start, connect to, inspect or stop the cluster that %ptrain and wb.parallel use.
 
         ``%cluster start [-n N]`` starts a controller and N engines on this machine; they
-        stop with ``%cluster stop`` or when the kernel exits. Run again while the cluster
-        runs, it says so and keeps it (a different ``-n`` is refused: stop it first).
-        ``%cluster connect --profile NAME`` (or ``--file ipcontroller-client.json``) uses a
-        cluster started elsewhere, for example on other hosts with ``ipcluster start
-        --engines=ssh``. ``%cluster status`` shows each engine's host, queue and memory.
+        stop with ``%cluster stop``, when the kernel exits, or when it is killed. Run again
+        while the cluster runs, it says so and keeps it (a different ``-n`` is refused: stop
+        it first). ``%cluster start --launcher ssh --controller-ip 0.0.0.0 --profile-dir
+        DIR`` starts engines on other hosts with ipyparallel's launcher (hosts and options in
+        DIR's ipcluster_config.py). ``%cluster connect --profile NAME`` (or ``--file
+        ipcontroller-client.json``) uses a cluster started elsewhere, for example with
+        ``ipcluster start --engines=slurm``. ``%cluster status`` shows the engines of each
+        host, with their queue and memory.
         """
         args = parse_argstring(self.cluster, line)
         if args.extra is not None:
@@ -55,7 +62,9 @@ class ParallelMagics(WorkbenchMagics):
                 return
             raise UsageError(f"a cluster with {engines} engines is already running: %cluster stop it first")
         if args.action == "start":
-            started = parallel.Cluster.start(args.engines, profile_dir=args.profile_dir)
+            started = parallel.Cluster.start(
+                args.engines, profile_dir=args.profile_dir, launcher=args.launcher, controller_ip=args.controller_ip
+            )
             print(f"cluster started with {len(started.engine_ids)} engines")
         elif args.action == "connect":
             connected = parallel.Cluster.connect(

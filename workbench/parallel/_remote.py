@@ -14,6 +14,10 @@ import pickle
 import socket
 from typing import Any
 
+ENGINE_HOST_ENV = "WORKBENCH_ENGINE_HOST"
+"""Set in an engine's environment, the host name ``%cluster status`` groups it under (on
+Kubernetes: the node name, which the pod's own host name is not)."""
+
 _STORE: dict[str, Any] = {}
 
 
@@ -53,5 +57,7 @@ def warm_up() -> None:
 
 
 def engine_info() -> dict[str, Any]:
-    """Where this engine runs: host and process id (memory is read from the process)."""
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+    """Where this engine runs: host (as named for grouping), machine, process id (memory is read
+    from the process when the machine is the caller's)."""
+    machine = socket.gethostname()
+    return {"host": os.environ.get(ENGINE_HOST_ENV) or machine, "machine": machine, "pid": os.getpid()}

@@ -7,10 +7,13 @@ is lost. Here:
 - numpy arrays of 16 KiB or more travel as *references* (pickle persistent ids); an
   array goes with a task only until every engine is known to hold it, and arrays pushed
   up front (``WorkbenchBackend.push``) never go with a task;
-- a task whose engine dies is resubmitted to the other engines up to ``retries`` times;
-  beyond that, or when no engine is left, the call fails with an error naming the fits
-  that finished and the fits that were lost, within about the controller's heartbeat
-  timeout (3 s for clusters started by workbench);
+- a task whose engine dies is resubmitted to the other engines up to ``retries`` times,
+  to engines on hosts that lost no engine during the call when there are any (a host that
+  goes down loses its engines one heartbeat apart: a task resubmitted to a sibling of the
+  first engine noticed dead would die again); beyond the retries, or when no engine is
+  left, the call fails with an error naming the fits that finished and the fits that were
+  lost, within about the controller's heartbeat timeout (3 s for clusters started by
+  workbench);
 - an exception inside a task becomes a :class:`~workbench.errors.RemoteTaskError`
   carrying the engine id and the remote traceback;
 - scikit-learn search fits (candidate x fold) drive a tqdm progress bar with the best
@@ -170,6 +173,8 @@ class WorkbenchBackend(IPythonParallelBackend):
         self._aborted = False
         self._task_numbers = itertools.count()
         self._no_engines_since: float | None = None
+        self._lost_hosts: set[str] = set()
+        cluster.engine_info()  # the host of every engine, for resubmissions after a death
 
     # joblib interface -------------------------------------------------------------
 
@@ -271,10 +276,11 @@ class WorkbenchBackend(IPythonParallelBackend):
         engines = self.cluster.engine_ids
         extras = self._cache.missing(batch.keys, engines)
         batch.sent_keys = list(extras)
+        view = self._view if batch.attempts == 0 else self._resubmission_view(engines)
         with self._lock:
             if self._aborted:
                 return
-            batch.ar = self._view.apply_async(_remote.run, batch.payload, extras)
+            batch.ar = view.apply_async(_remote.run, batch.payload, extras)
             self._outstanding[id(batch)] = batch
         naive = len(batch.payload) + sum(self._cache.arrays[k].nbytes for k in batch.keys)
         self.stats.tasks += 1
@@ -335,7 +341,17 @@ class WorkbenchBackend(IPythonParallelBackend):
             self._outstanding.pop(id(batch), None)
         batch.callback(batch)
 
+    def _resubmission_view(self, engines: list[int]) -> Any:
+        """The engines on hosts that lost none during this call (all engines when there are none)."""
+        healthy = [eid for eid in engines if self.cluster.host_of(eid) not in self._lost_hosts]
+        if not self._lost_hosts or not healthy or len(healthy) == len(engines):
+            return self._view
+        return self.cluster.client.load_balanced_view(targets=healthy)
+
     def _retry(self, batch: _Batch, cause: BaseException) -> None:
+        host = self.cluster.host_of(_dead_engine(cause, batch.ar))
+        if host is not None:
+            self._lost_hosts.add(host)
         if batch.attempts < self.retries and self.cluster.engine_ids:
             batch.attempts += 1
             self.stats.resubmitted += len(batch.fits)
@@ -381,6 +397,17 @@ class WorkbenchBackend(IPythonParallelBackend):
 
 def _engine_died(exc: BaseException) -> bool:
     return isinstance(exc, ipp.error.EngineError) or getattr(exc, "ename", None) == "EngineError"
+
+
+def _dead_engine(exc: BaseException, ar: Any) -> int:
+    """The id of the engine whose death ``exc`` reports (-1 when it does not say)."""
+    engine = (getattr(exc, "engine_info", None) or {}).get("engine_id")
+    if engine is None and ar is not None:
+        try:
+            engine = ar.engine_id
+        except Exception:  # no metadata: the engine died before answering
+            engine = None
+    return engine if isinstance(engine, int) else -1
 
 
 def _remote_error(exc: BaseException, fits: list[Fit]) -> RemoteTaskError:

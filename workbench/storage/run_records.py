@@ -21,6 +21,7 @@ REASONS = (
     "runner_lost",
     "interrupted",
     "terminated",
+    "engine_lost",
 )
 
 
@@ -30,7 +31,8 @@ def utc_now() -> str:
 
 @dataclass
 class Run:
-    """One execution of a notebook job. ``output`` is the executed notebook's path."""
+    """One execution of a notebook job. ``output`` is the executed notebook's path; ``executor``
+    the cluster (profile or connection file) it was sent to, None for a run on this host."""
 
     run_id: str
     job: str
@@ -53,6 +55,7 @@ class Run:
     host: str = ""
     pid: int = 0
     pid_started: float | None = None  # the owner process's start time (psutil), to tell a reused pid
+    executor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +80,8 @@ class Run:
             facts.append(("error", self.error))
         if self.retry_of:
             facts.append(("retry of", self.retry_of))
+        if self.executor:
+            facts.append(("ran on", f"{self.host} (pid {self.pid}), cluster {self.executor}"))
         facts += [(f"parameter {k}", repr(v)) for k, v in self.parameters.items()]
         facts += [(f"metric {k}", repr(v)) for k, v in self.metrics.items()]
         facts += [(f"timer {k}", format_time(v)) for k, v in self.timers.items()]

@@ -19,7 +19,9 @@ class Schedule:
 
     ``last_due`` is the due time of the latest run started (ISO, UTC): the scheduler
     compares it with the cron expression to find the next due time. A ``paused`` schedule
-    is skipped by the scheduler until resumed.
+    is skipped by the scheduler until resumed. ``executor``, when set, is the ipyparallel
+    cluster (profile name or client connection file) whose engines run the job instead of
+    the scheduler's host.
     """
 
     name: str
@@ -33,6 +35,7 @@ class Schedule:
     last_due: str | None = None
     last_run_id: str | None = None
     paused: bool = False
+    executor: str | None = None
 
     def __post_init__(self) -> None:
         validate_name(self.name, "schedule name")
