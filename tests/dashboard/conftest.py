@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import require_executable
 from tests.server_process import RunningServer, launch
 from tests.stages import in_production
 from workbench.config import Settings, load_settings
@@ -22,16 +21,6 @@ from workbench.storage.run_records import Run
 from workbench.storage.schedule_records import Schedule
 
 TOKEN = "dashboard-test-token-7d2e"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+/)")
 _GENERATED = re.compile(r"open http://\S+\?token=(\S+) ")
 
@@ -156,18 +145,6 @@ def shared_dashboard(shared_home: Path) -> Iterator[Dashboard]:
     dashboard = start_dashboard(shared_home.parent, shared_home)
     yield dashboard
     dashboard.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium (the system's, never a downloaded one), driven by Playwright."""
-    executable = require_executable("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.dashboard.conftest import CHROMIUM_ARGS, fit_iris, iris_data, login, settings_for, start_dashboard
+from tests.conftest import CHROMIUM_ARGS
+from tests.dashboard.conftest import fit_iris, iris_data, login, settings_for, start_dashboard
 from workbench.dashboard.snapshot import Sources, build_snapshot
 from workbench.registry.api import Registry
 from workbench.storage import open_storage

@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.dashboard.conftest import CHROMIUM_ARGS, login, start_dashboard
+from tests.conftest import CHROMIUM_ARGS
+from tests.dashboard.conftest import login, start_dashboard
 from tests.serving.conftest import TOKEN as SERVE_TOKEN
 from tests.serving.conftest import start_server
 from workbench.config import load_settings

@@ -198,31 +198,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     started.stop()
 
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="package")
-def browser() -> Iterator[Any]:
-    """Headless system Chromium (a new empty profile), driven by Playwright."""
-    from tests.conftest import require_executable
-
-    executable = require_executable("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def open_lab(browser: Any, lab: Lab, path: str = "") -> Any:
     """A new page on the Lab (logged in with its token), once the workbench panel has its first state."""
     context = browser.new_context(viewport={"width": 1500, "height": 950})
