@@ -83,11 +83,11 @@ def test_bad_parameters_are_shown_in_the_form_and_nothing_runs(page: Any, lab: L
     page.keyboard.press("Control+Shift+C")  # the command palette
     page.fill(".lm-CommandPalette-input", "Run as job")
     page.locator(".lm-CommandPalette-item", has_text="Run as job").first.click()
-    fill_form(page, {"C": ".nan"})  # YAML's NaN: a float no literal can carry into the notebook
+    fill_form(page, {"C": "nan"})  # read as papermill's -p reads it: a float no literal can carry into the notebook
     error = page.locator(".wb-form-error")
     error.wait_for()
     assert "parameter C is nan, which cannot be injected as a literal" in error.inner_text()
-    assert page.input_value("#wb-param-C") == ".nan"  # the form comes back with what was typed
+    assert page.input_value("#wb-param-C") == "nan"  # the form comes back with what was typed
     page.click(".jp-Dialog .jp-mod-reject")
     assert len(lab.state()["runs"]) == before
 
