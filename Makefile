@@ -25,8 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check workbench tests bench
 	$(BIN)/mypy
 
+# two workers (the machine's two cores): most tests wait on kernels, servers and browsers;
+# --dist loadfile keeps each file, and so each notebook's cells, on one worker
 test: lint
-	WORKBENCH_HOME="$$(mktemp -d)" $(BIN)/python -m pytest tests notebooks $(NBVAL)
+	WORKBENCH_HOME="$$(mktemp -d)" $(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks $(NBVAL)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
