@@ -405,8 +405,11 @@ class Scheduler:
         """
         from workbench.jobs.orphans import mark_lost_runs
 
-        for lost in mark_lost_runs(self.store):
-            log.warning("run %s of %s marked failed (runner_lost): %s", lost.run_id, lost.job, lost.error)
+        try:
+            for lost in mark_lost_runs(self.store):
+                log.warning("run %s of %s marked failed (runner_lost): %s", lost.run_id, lost.job, lost.error)
+        except StorageUnavailableError as exc:
+            log.warning("lost runs not looked for (the store did not answer): %s", exc)
         heartbeat = threading.Thread(target=self._heartbeat, name="scheduler-leases", daemon=True)
         heartbeat.start()
         sweep_every = min(1.0, self.lease_seconds / 4)
