@@ -25,10 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check workbench tests bench
 	$(BIN)/mypy
 
-# two workers (the machine's two cores): most tests wait on kernels, servers and browsers;
-# --dist loadfile keeps each file, and so each notebook's cells, on one worker
+# three workers on two cores: many tests wait on kernels, servers and browsers; --dist loadfile
+# keeps each file, and so each notebook's cells, on one worker; the long notebooks start first
 test: lint
-	WORKBENCH_HOME="$$(mktemp -d)" $(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks $(NBVAL)
+	WORKBENCH_HOME="$$(mktemp -d)" $(BIN)/python -m pytest -n 3 --dist loadfile notebooks tests $(NBVAL)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
