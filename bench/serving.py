@@ -66,6 +66,9 @@ MLFLOW, MLFLOW_FAST = "mlflow models serve", "mlflow models serve + uvloop/httpt
 # httptools (workbench[serve] needs them), which uvicorn picks by itself: MLflow is measured both ways
 MLFLOW_SETUPS = {MLFLOW: {"UVICORN_HTTP": "h11", "UVICORN_LOOP": "asyncio"}, MLFLOW_FAST: {}}
 METHODS = (FLOOR, WB, WB_NOLOG, WB2, THRIFT, MLFLOW, MLFLOW_FAST)
+SHORT = dict(
+    zip(("floor", "http", "http-nolog", "http-2workers", "thrift", "mlflow", "mlflow-fast"), METHODS, strict=True)
+)
 # the prediction log switched off in a server process, to price it (never a workbench setting)
 _LOG_OFF = (
     "import sys; from workbench.serving.logwriter import LogWriter; LogWriter.add = lambda *a, **k: None; "
@@ -483,7 +486,19 @@ def main() -> None:
     )
     parser.add_argument("--serve-floor", metavar="MODEL", help=argparse.SUPPRESS)
     parser.add_argument("--no-mlflow", action="store_true", help="leave MLflow out even when it is installed")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of: " + ", ".join(MODELS))
+    parser.add_argument("--rows", default=",".join(map(str, ROWS)), help="comma-separated row counts")
+    parser.add_argument("--methods", default=",".join(SHORT), help="comma-separated subset of: " + ", ".join(SHORT))
     args = parser.parse_args()
+    # a subset is printed only: bench/results/serving.json keeps the last whole run
+    chosen_models = [m for m in MODELS if m in args.models.split(",")]
+    chosen_rows = [int(n) for n in args.rows.split(",")]
+    unknown = sorted(set(args.methods.split(",")) - set(SHORT))
+    if unknown:
+        parser.error(f"unknown methods {unknown}; choose from {', '.join(SHORT)}")
+    chosen_methods = {SHORT[m] for m in args.methods.split(",")}
+    whole = chosen_models == list(MODELS) and chosen_rows == list(ROWS) and chosen_methods == set(METHODS)
+    chosen_methods.add(FLOOR)  # every share is of the floor in the same run
     if args.serve_floor:
         serve_floor(args.serve_floor)
         return
@@ -510,10 +525,11 @@ def main() -> None:
     from workbench.storage import open_storage
 
     X, y = load_breast_cancer(return_X_y=True)
-    models = {
-        "logreg": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y),
-        "forest": RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y),
+    makers = {
+        "logreg": lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+        "forest": lambda: RandomForestClassifier(n_estimators=100, random_state=0),
     }
+    models = {name: makers[name]().fit(X, y) for name in chosen_models}
     wrk = shutil.which("wrk")
     results: dict[str, Any] = {
         "python": platform.python_version(),
@@ -539,13 +555,13 @@ def main() -> None:
         script.write_text(WRK_SCRIPT)
         bodies = {}
         for name in models:
-            for n in ROWS:
+            for n in chosen_rows:
                 bodies[name, n] = folder / f"{name}-{n}.json"
                 bodies[name, n].write_text(json.dumps({"instances": X[:n].tolist()}))
 
         floors = []
         for name, model in models.items():
-            for n in ROWS:
+            for n in chosen_rows:
                 batch = X[:n]
                 session = sessions[name]
                 feed = {session.get_inputs()[0].name: batch.astype(np.float32)}
@@ -587,10 +603,16 @@ def main() -> None:
             for name in models:
                 process, floor_urls[name] = start_floor(folder, name)
                 processes.append(process)
-            process, url2, _, _ = start_workbench(folder, env, ["--workers", "2"])
-            processes.append(process)
-            time.sleep(3)  # the second worker loads its models
-            mlflow_uris = log_to_mlflow(folder, models, X) if not args.no_mlflow else "left out (--no-mlflow)"
+            url2 = ""
+            if WB2 in chosen_methods:
+                process, url2, _, _ = start_workbench(folder, env, ["--workers", "2"])
+                processes.append(process)
+                time.sleep(3)  # the second worker loads its models
+            mlflow_uris = (
+                log_to_mlflow(folder, models, X)
+                if not args.no_mlflow and {MLFLOW, MLFLOW_FAST} & chosen_methods
+                else "left out (--no-mlflow or --methods)"
+            )
             mlflow_urls: dict[tuple[str, str], str] = {}
             if isinstance(mlflow_uris, dict):
                 results["mlflow_start_to_first_answer_s"] = {}
@@ -615,7 +637,7 @@ def main() -> None:
 
             cells: list[tuple[str, str, int, int, Callable[[], dict[str, float]]]] = []
             for name in models:
-                for n in ROWS:
+                for n in chosen_rows:
                     for concurrency in CONCURRENCY:
                         path = f"/v1/models/{name}/predict"
                         at = floor_urls[name]
@@ -661,6 +683,7 @@ def main() -> None:
                                     lambda t=target, m=name, n=n, c=concurrency: http(t, "/invocations", m, n, c),
                                 )
                             )
+            cells = [cell for cell in cells if cell[1] in chosen_methods]
             measured: dict[tuple[str, str, int, int], list[dict[str, float]]] = {}
             for round_ in range(args.rounds):
                 for name, method, n, concurrency, measure in cells:
@@ -706,8 +729,9 @@ def main() -> None:
     served.sort(key=lambda r: (MODELS.index(r["model"]), r["rows"], r["concurrency"], order[r["method"]]))
     results["rows"] = floors + served
     results["goals"] = goals(results["rows"], results["start_to_first_answer_s"])
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
+    if whole:
+        RESULTS.parent.mkdir(exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2))
 
     print(f"HTTP load generator: {results['http_generator']}")
     print(f"workbench start to first answer: {results['start_to_first_answer_s']:.2f} s (median of 3)")
