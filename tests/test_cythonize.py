@@ -21,13 +21,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import require_executable
+from workbench.config import load_settings
 from workbench.cythonize import Refactoring, export, record, refactor
 from workbench.cythonize.analysis import parse
-from workbench.cythonize.build import build, cache_key, compiler
+from workbench.cythonize.build import OPTIMIZE_ENV, build, cache_key, compile_flags, compiler
 from workbench.cythonize.check import Case, Outcome, difference, generated_cases, value_difference
 from workbench.cythonize.infer import infer
 from workbench.cythonize.typesys import BOOL, FLOAT, INT, OBJECT, STR, of_value, unify
-from workbench.errors import CompileError, CythonizeError, EquivalenceError, UnsupportedConstructError
+from workbench.errors import CompileError, ConfigError, CythonizeError, EquivalenceError, UnsupportedConstructError
 
 COMPILE_TIMEOUT = 180
 
@@ -40,6 +41,8 @@ def cython_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def shared_cache(isolated_environment: Path, cython_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("WORKBENCH_HOME", str(cython_home))
+    # what is built and checked does not depend on gcc's level; -O0 builds about five times faster
+    monkeypatch.setenv(OPTIMIZE_ENV, "0")
     yield cython_home
 
 
@@ -131,6 +134,7 @@ def sum_sq_result(cython_home: Path, cc: str) -> Refactoring:
     # module-scoped, so set up before the per-test home: point it at the shared cache itself
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WORKBENCH_HOME", str(cython_home))
+        patch.setenv(OPTIMIZE_ENV, "0")
         return refactor(sum_sq, np.linspace(0, 1, 200), repeat=3)
 
 
@@ -359,6 +363,7 @@ def test_sum_of_squares_is_typed_verified_and_faster(sum_sq_result: Refactoring)
     assert result.speedup is not None and result.speedup > 2
     assert result.python_lines == [] or all("return" in p.text for p in result.python_lines)
     assert "verified on 7 cases (1 sample, 0 recorded, 6 generated)" in str(result)
+    assert "at -O0, from $WORKBENCH_CYTHONIZE_OPTIMIZE" in str(result)  # a test build, not a measured one
     html = result._repr_html_()
     assert '<span class="wb-v">' in html and "sum_sq" in html
     assert "score-" in result.annotation_html
@@ -383,6 +388,19 @@ def test_a_warm_cache_hit_imports_in_well_under_100_ms(sum_sq_result: Refactorin
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, timeout=60)
     hit, seconds = out.stdout.split()
     assert hit == "True" and float(seconds) < 0.1, out.stdout
+
+
+def test_the_optimization_level_comes_from_the_environment_then_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.workbench.cythonize]\noptimize = 1\n")
+    settings = load_settings(cwd=tmp_path, environ={})
+    assert compile_flags(settings, environ={})[0] == "-O1"
+    assert compile_flags(settings, environ={OPTIMIZE_ENV: "0"})[0] == "-O0"
+    assert compile_flags(load_settings(cwd=tmp_path.parent, environ={}), environ={})[0] == "-O3"
+    with pytest.raises(ConfigError, match=r"\$WORKBENCH_CYTHONIZE_OPTIMIZE must be 0, 1, 2 or 3, not 'fast'"):
+        compile_flags(settings, environ={OPTIMIZE_ENV: "fast"})
+    (tmp_path / "pyproject.toml").write_text("[tool.workbench.cythonize]\noptimize = true\n")
+    with pytest.raises(ConfigError, match=r"optimize in \[tool.workbench.cythonize\] must be 0, 1, 2 or 3"):
+        compile_flags(load_settings(cwd=tmp_path, environ={}), environ={})
 
 
 def test_the_cache_key_covers_source_flags_and_versions() -> None:

@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import require_executable
 from workbench.cythonize import Refactoring, refactor
 from workbench.cythonize.analysis import parse
-from workbench.cythonize.build import build, compiler
+from workbench.cythonize.build import OPTIMIZE_ENV, build, compiler
 from workbench.cythonize.codegen import Typed, generate
 from workbench.cythonize.explain import explain_names
 from workbench.cythonize.infer import Inferred, infer, typer
@@ -40,6 +40,8 @@ def cython_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def shared_cache(isolated_environment: Path, cython_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("WORKBENCH_HOME", str(cython_home))
+    # what is built and checked does not depend on gcc's level; -O0 builds about five times faster
+    monkeypatch.setenv(OPTIMIZE_ENV, "0")
     yield cython_home
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.cythonize.build import Build
+from workbench.cythonize.build import OPTIMIZE_ENV, Build
 from workbench.cythonize.check import ATOL, RTOL, CaseResult
 from workbench.cythonize.codegen import VARIANTS
 from workbench.cythonize.typesys import CType
@@ -230,9 +230,15 @@ class Refactoring:
             lines.append(f"      {p.reason}")
         if self.error_check_lines:
             lines.append(f"  {self._checks_note()}")
-        lines.append(f"build: {format_time(self.build.seconds)}")
+        lines.append(f"build: {format_time(self.build.seconds)}{self._optimization_note()}")
         lines += self._actions()
         return "\n".join(lines)
+
+    def _optimization_note(self) -> str:
+        level = self.build.optimization
+        if level == "-O3":
+            return ""
+        return f" at {level}, from ${OPTIMIZE_ENV} or [tool.workbench.cythonize] (speed-ups are for -O3)"
 
     @property
     def still_python(self) -> list[TypedName]:
