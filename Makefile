@@ -26,9 +26,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # three workers on two cores: many tests wait on kernels, servers and browsers; --dist loadfile
-# keeps each file, and so each notebook's cells, on one worker; the long notebooks start first
+# keeps each file, and so each notebook's cells, on one worker; the long notebooks start first.
+# One BLAS/OpenMP thread per process: with workers, kernels and servers already sharing the
+# cores, threads that spin waiting for each other made the busiest tests several times slower
 test: lint
-	WORKBENCH_HOME="$$(mktemp -d)" $(BIN)/python -m pytest -n 3 --dist loadfile notebooks tests $(NBVAL)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 WORKBENCH_HOME="$$(mktemp -d)" \
+		$(BIN)/python -m pytest -n 3 --dist loadfile notebooks tests $(NBVAL)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

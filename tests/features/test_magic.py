@@ -34,6 +34,18 @@ def test_features_shows_and_returns_the_ranking(shell: InteractiveShell, capsys:
     assert capsys.readouterr().out == ""
 
 
+def test_trees_and_repeats_reach_the_ranking(shell: InteractiveShell) -> None:
+    import workbench as wb
+
+    X, y = shell.user_ns["X"], shell.user_ns["y"]
+    got = shell.run_line_magic("features", "X y --methods tree,permutation --cv 2 --trees 7 --repeats 2 -q -o")
+    wanted = wb.features.rank(X, y, methods=("tree", "permutation"), cv=2, n_estimators=7, n_repeats=2)
+    default = wb.features.rank(X, y, methods=("tree",), cv=2)
+    for method in ("tree", "permutation"):
+        assert list(got.scores[method]) == list(wanted.scores[method])
+    assert list(got.scores["tree"]) != list(default.scores["tree"])
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
@@ -43,6 +55,7 @@ def test_features_shows_and_returns_the_ranking(shell: InteractiveShell, capsys:
         ("X y --methods ,", "none given"),
         ("X y --cv 1", "--cv must be at least 2"),
         ("X y --top many", "--top takes a whole number"),
+        ("X y --trees 0", "--trees must be at least 1"),
         ("X y --bogus", "unrecognized arguments"),
     ],
 )

@@ -33,6 +33,8 @@ class FeaturesMagics(WorkbenchMagics):
     @argument("--cv", default="5", help="stratified folds (default 5)")
     @argument("--top", default=None, help="features shown and compared across folds (default 10)")
     @argument("--seed", default="0", help="random seed of the folds and the models (default 0)")
+    @argument("--trees", default="100", help="trees of the forest behind tree and permutation (default 100)")
+    @argument("--repeats", default="5", help="shuffles of each feature for permutation (default 5)")
     @argument("-o", "--output", action="store_true", help="return the ranking (a wb.features.Ranking)")
     @argument("-q", "--quiet", action="store_true", help="do not display the ranking")
     @line_magic
@@ -44,7 +46,8 @@ class FeaturesMagics(WorkbenchMagics):
         folds; shows the best features by consensus rank, each method's score and rank, and
         how stable each method's ranking is across folds (Spearman correlation, top-k
         overlap). ``%features X y --methods tree,mutual_info --cv 3 --top 5 -o`` picks the
-        methods, folds and table length and returns the ``Ranking`` (``.to_frame()``,
+        methods, folds and table length and returns the ``Ranking``; ``--trees`` and ``--repeats``
+        size the forest and the permutation shuffles (fewer: faster, noisier) (``.to_frame()``,
         ``.plot()``). The same call in code is ``wb.features.rank(X, y, ...)``.
         """
         from workbench.features import METHODS, rank
@@ -61,7 +64,11 @@ class FeaturesMagics(WorkbenchMagics):
         cv = _positive("--cv", args.cv, 2)
         top = _positive("--top", args.top, 1) if args.top is not None else None
         seed = _positive("--seed", args.seed, 0)
-        ranking = rank(X, y, methods=methods, cv=cv, random_state=seed, top_k=top)
+        trees = _positive("--trees", args.trees, 1)
+        repeats = _positive("--repeats", args.repeats, 1)
+        ranking = rank(
+            X, y, methods=methods, cv=cv, random_state=seed, top_k=top, n_estimators=trees, n_repeats=repeats
+        )
         if not args.quiet:
             display(ranking)
         return ranking if args.output else None
