@@ -16,6 +16,23 @@ def test_version_from_the_installed_console_script() -> None:
     assert out.stdout.startswith("workbench ")
 
 
+# argparse itself ignores a failed write of its help
+@pytest.mark.parametrize(("command", "code"), [(["sanitize-file"], 141), (["--help"], 0)])
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    command: list[str], code: int, isolated_environment: Path
+) -> None:
+    """``workbench runs | head``: the command stops with SIGPIPE's 141, without a traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    with process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader is gone before the command writes anything
+        error = process.stderr.read().decode()
+        assert process.wait(timeout=120) == code, error
+    assert "Traceback" not in error and "BrokenPipe" not in error, error
+
+
 def test_sanitize_file_path_points_at_the_shipped_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sanitize-file"]) == 0
     path = Path(capsys.readouterr().out.strip())
