@@ -14,7 +14,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
-START_TIMEOUT = 60.0
+START_TIMEOUT = 120.0
 
 T = TypeVar("T")
 
