@@ -1,6 +1,7 @@
 """Notebooks executed for real with papermill, in a real kernel."""
 
 import json
+import sys
 from pathlib import Path
 
 import nbformat
@@ -10,7 +11,7 @@ from tests.jobs.conftest import NotebookFactory
 from tests.jobs.test_params import HOSTILE_VALUES
 from tests.redis_server import RedisServer
 from workbench.errors import BadParametersError, JobError, RunFailedError
-from workbench.jobs import run
+from workbench.jobs import execution, run
 from workbench.jobs.execution import BANNER_TAG, FAILED_TAG, NOT_RUN_TAG
 from workbench.storage import open_storage
 from workbench.storage.run_store import RunStore
@@ -168,6 +169,34 @@ def test_unknown_kernel_names_the_installed_ones(make_notebook: NotebookFactory,
     assert info.value.exit_code == 8
     (recorded,) = store.list_runs("k")  # never retried: no kernel would appear
     assert (recorded.status, recorded.reason, recorded.output) == ("failed", "kernel_unavailable", None)
+
+
+@pytest.mark.parametrize(
+    ("program", "said"),
+    [("import time; time.sleep(120)", "Kernel didn't respond in 3 seconds"), ("raise SystemExit(3)", "Kernel died")],
+)
+def test_a_kernel_that_starts_but_never_answers_is_unavailable(
+    make_notebook: NotebookFactory,
+    store: RunStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    program: str,
+    said: str,
+) -> None:
+    spec = tmp_path / "jupyter" / "kernels" / "mute"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", program, "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "mute", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setattr(execution, "KERNEL_ANSWER_TIMEOUT_S", 3.0)
+    path = make_notebook("mute", "x = 1")
+    with pytest.raises(RunFailedError, match="kernel_unavailable") as info:
+        run(path, kernel="mute", retries=2)
+    assert info.value.exit_code == 8
+    (recorded,) = store.list_runs("mute")  # not retried: the same kernel would not answer either
+    assert (recorded.status, recorded.reason) == ("failed", "kernel_unavailable")
+    assert recorded.error is not None and "the kernel 'mute' started but never answered" in recorded.error
+    assert said in recorded.error
 
 
 def test_a_run_on_the_redis_store_is_visible_to_other_machines(

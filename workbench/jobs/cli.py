@@ -23,7 +23,7 @@ exit codes (for cron and Airflow):
   5    the kernel died (kernel_died)
   6    a time limit was hit (timeout)
   7    the notebook stopped itself with sys.exit() or SystemExit before its last cell (exited)
-  8    the kernel does not exist or never started (kernel_unavailable)
+  8    the kernel does not exist, never started or never answered (kernel_unavailable)
   9    the cluster engine running it (--on) died mid-run (engine_lost)
   130  cancelled by SIGINT (Ctrl-C); 143 cancelled by SIGTERM: the kernel is stopped and the
        run recorded 'cancelled'

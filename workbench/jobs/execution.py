@@ -31,6 +31,9 @@ NOT_RUN_TAG = "workbench-not-run"
 BANNER_TAG = "workbench-error-banner"
 INTERRUPT_GRACE_S = 5.0
 CANCEL_GRACE_S = 2.0
+KERNEL_ANSWER_TIMEOUT_S = 60.0  # from the kernel's process start to its first answer
+# what jupyter_client raises when a started kernel process never answers, or ends first
+_NEVER_ANSWERED = ("Kernel didn't respond", "Kernel died before replying")
 
 
 class _AtomicFileHandler:
@@ -93,7 +96,8 @@ class Outcome:
     """How an execution ended, as the runner saw it."""
 
     status: str  # succeeded | failed | cancelled
-    reason: str | None = None  # cell_error | exited | kernel_died | timeout | interrupted | terminated
+    # cell_error | exited | kernel_died | kernel_unavailable | timeout | interrupted | terminated
+    reason: str | None = None
     failed_cell: int | None = None
     error: str | None = None
 
@@ -277,6 +281,7 @@ def execute(
                 cwd=str(cwd),
                 progress_bar=False,
                 execution_timeout=cell_timeout,
+                start_timeout=KERNEL_ANSWER_TIMEOUT_S,
             )
     except PapermillExecutionError as exc:
         if watchdog.cause == "timeout":
@@ -294,6 +299,11 @@ def execute(
     except DeadKernelError as exc:
         reason = "timeout" if watchdog.cause == "timeout" else "kernel_died"
         outcome = Outcome("failed", reason, None, f"the kernel died: {exc}{_last_words(output.parent / KERNEL_LOG)}")
+    except RuntimeError as exc:  # after DeadKernelError, which is one
+        if not str(exc).startswith(_NEVER_ANSWERED):
+            raise
+        error = f"the kernel {km.kernel_name!r} started but never answered ({exc})"
+        outcome = Outcome("failed", "kernel_unavailable", None, error + _last_words(output.parent / KERNEL_LOG))
     finally:
         watchdog.stop()
         stop_kernel(km)
