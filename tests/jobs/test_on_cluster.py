@@ -17,7 +17,7 @@ from tests.jobs.conftest import NotebookFactory
 from workbench import parallel
 from workbench.cli import main
 from workbench.errors import JobError, RunFailedError
-from workbench.jobs import run
+from workbench.jobs import on_cluster, run
 from workbench.storage.run_store import RunStore
 
 pytestmark = pytest.mark.timeout(150)
@@ -92,6 +92,42 @@ def test_an_engine_killed_mid_run_is_recorded_as_engine_lost(
     assert recorded.pid == engine["pid"]  # the engine recorded the start before it died
     assert recorded.metrics == {}  # what the kernel recorded was on the engine's side of the run
     assert gone(kernel_pid, within=15)  # the kernel followed its engine
+
+
+def test_a_controller_killed_mid_run_ends_the_wait_with_what_to_do(
+    cluster: parallel.Cluster,
+    make_notebook: NotebookFactory,
+    store: RunStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(on_cluster, "CONTROLLER_TIMEOUT", 2.0)
+    started = tmp_path / "started"
+    cells = (f"marker = {str(started)!r}", "import time\nopen(marker, 'w').close()\ntime.sleep(120)")
+    path = make_notebook("slow", *cells)
+    outcome: dict[str, BaseException] = {}
+
+    def submit() -> None:
+        try:
+            run(path, on=client_file(cluster))
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=submit)
+    worker.start()
+    deadline = time.monotonic() + 90
+    while not started.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [controller] = [p for p in cluster.process_ids() if "controller" in " ".join(psutil.Process(p).cmdline())]
+    os.kill(controller, signal.SIGKILL)
+    worker.join(timeout=60)
+    assert not worker.is_alive()  # before this, the submitter waited for ever
+    error = outcome["error"]
+    assert isinstance(error, JobError) and not isinstance(error, RunFailedError)
+    assert "stopped answering while run" in error.message and "workbench runs" in (error.hint or "")
+    [recorded] = store.list_runs("slow")
+    assert recorded.status == "running"  # on its engine still, which records the end itself
+    assert recorded.run_id in error.message
 
 
 def test_a_kernel_missing_on_the_engine_fails_the_run_as_it_would_here(

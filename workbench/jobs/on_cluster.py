@@ -42,6 +42,7 @@ ENGINE_LOST = "engine_lost"
 SUBMITTED_FILE = "submitted-to-cluster"
 CONNECT_TIMEOUT = 30.0
 WAIT_STEP = 0.5
+CONTROLLER_TIMEOUT = 10.0  # how long the controller may stay silent before the submitter asks, and waits for it
 
 
 def _store_kind(url: str) -> str:
@@ -122,9 +123,7 @@ class ClusterExecutor:
         submitted = time.perf_counter()
         ar = self.cluster.client.load_balanced_view().apply_async(run_on_engine, request)
         try:
-            while not ar.ready():
-                ar.wait(WAIT_STEP)
-            data = ar.get()
+            data = self._wait(ar)
         except Exception as exc:
             engine = _engine_of(exc, ar)
             where = f"engine {engine} ({self.cluster.host_of(engine) or 'host unknown'})"
@@ -135,7 +134,26 @@ class ClusterExecutor:
                 f"the run could not start on {where} of {self.target}: {message}",
                 hint="the engine's host needs workbench, the notebook's kernel, and the run store",
             ) from exc
+        if data is None:
+            raise JobError(
+                f"the controller of {self.target} stopped answering while run {run_id} ran on one of its "
+                "engines; the run goes on there if that engine still lives, and records its end in the store",
+                hint=f"follow it with workbench runs {run_id}; restart the controller before the next run",
+            )
         return Run.from_dict(data)
+
+    def _wait(self, ar: Any) -> dict[str, Any] | None:
+        """The engine's answer; ``None`` when the controller stops answering (it died, or its host
+        is gone), which would otherwise leave ipyparallel's wait hanging for ever."""
+        asked = time.monotonic()
+        while not ar.ready():
+            ar.wait(WAIT_STEP)
+            if time.monotonic() - asked >= CONTROLLER_TIMEOUT and not ar.ready():
+                if not self.cluster.controller_answers(CONTROLLER_TIMEOUT):
+                    return None
+                asked = time.monotonic()
+        data: dict[str, Any] = ar.get()
+        return data
 
     def _record_lost(
         self,

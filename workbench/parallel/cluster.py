@@ -34,6 +34,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -351,6 +352,25 @@ class Cluster:
                 if ar.ready() and ar.successful():
                     self._engine_info[eid] = ar.get()
         return {eid: info for eid, info in self._engine_info.items() if eid in self.engine_ids}
+
+    def controller_answers(self, timeout: float) -> bool:
+        """Whether the controller answers a queue-status request within ``timeout`` seconds.
+
+        ipyparallel's client waits for a reply without limit (a dead controller leaves every
+        wait hanging), so the request runs on a daemon thread that is left behind if it never
+        returns.
+        """
+        answered = threading.Event()
+
+        def ask() -> None:
+            try:
+                self.client.queue_status()
+            except Exception:  # a closed client or an error reply: not an answer to rely on
+                return
+            answered.set()
+
+        threading.Thread(target=ask, name="workbench-controller-probe", daemon=True).start()
+        return answered.wait(timeout)
 
     def host_of(self, engine_id: int) -> str | None:
         """The host of an engine seen by :meth:`engine_info`, still known after the engine is gone."""
