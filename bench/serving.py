@@ -17,8 +17,10 @@ it starts, on loopback:
   on h11 and asyncio) and with the uvloop and httptools this environment has,
 
 and drives each from a load generator in a *separate* process: ``wrk`` for HTTP when it is
-installed (else Python threads with keep-alive httpx clients), Python threads with one
-thriftpy2 client each for Thrift. Single-row and 100-row requests, concurrency 1 and 16,
+installed (else Python threads with keep-alive httpx clients); for Thrift, as wrk does for
+HTTP, one thread sending a call encoded once (by the shipped client's protocol) on every
+connection and checking each reply without decoding it (``thrift_load``). Single-row and
+100-row requests, concurrency 1 and 16,
 every answer must be a success. Rounds are interleaved (every method once per round, then
 the next round) and the median round is reported. The floors are ``predict_proba`` in
 process (scikit-learn, and the ONNX rendering through onnxruntime) on the same rows.
