@@ -108,6 +108,7 @@ class FrameReader:
         self.limits = limits
         self.pos = 0
         self._body = 0
+        self._equal: dict[int, tuple[int, int, int]] = {}
 
     def message_begin(self) -> tuple[str, int]:
         """The called method's name and the sequence id, from the message header."""
@@ -197,6 +198,10 @@ class FrameReader:
         at once (rows of doubles); their element type and length. ``None``, without moving, for anything
         else, which the value-by-value walk then checks and refuses with its exact message."""
         start = self.pos
+        seen = self._equal.get(start)
+        if seen is not None:  # checked by the walk of the whole message already
+            self.pos = seen[2]
+            return seen[0], seen[1]
         if n < 1 or depth >= self.limits.max_depth or start + 5 > len(self.frame):
             return None
         element = self.frame[start]
@@ -210,6 +215,7 @@ class FrameReader:
         if not (heads == heads[0]).all():
             return None
         self.pos = start + n * stride
+        self._equal[start] = (element, length, self.pos)
         return element, length
 
     def predict_rows(self) -> tuple[bytes, np.ndarray] | None:
