@@ -539,6 +539,23 @@ def test_every_serving_error_maps_to_a_declared_exception(service: PredictionSer
     assert internal.value.type == TApplicationException.INTERNAL_ERROR and "/secret" not in str(internal.value)
 
 
+def test_the_handler_answers_as_the_server_writes(service: PredictionService) -> None:
+    """``PredictorHandler.predict`` (for any thriftpy2 server) and the server's own reply agree."""
+    wb = load_idl()
+    server = ThriftServer(service, bind("127.0.0.1", 0))
+    try:
+        request = wb.PredictRequest(model="iris", instances=[ROW, [5.1, 3.5, 1.4, 0.2]])
+        assert predictions(server.handler.predict(request)) == [2, 0]
+        answer = server.handler.predicted(request)
+        proto = TBinaryProtocol(TMemoryBuffer(server.replies.reply(3, answer)))
+        assert proto.read_message_begin() == ("predict", TMessageType.REPLY, 3)
+        result = wb.Predictor.predict_result()
+        result.read(proto)
+        assert result.success == server.handler.response(answer)
+    finally:
+        server.sock.close()
+
+
 def _frame_reader(args: bytes, limits: Limits) -> FrameReader:
     payload = _call("predict", args)[4:]
     reader = FrameReader(payload, limits)
