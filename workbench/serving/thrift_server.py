@@ -591,9 +591,10 @@ class ThriftServer:
 
     def _connection(self, conn: socket.socket, client: str) -> None:
         first = True
+        pending = bytearray()  # bytes received and not yet used: the start of the next frame
         try:
             while not self._stopping.is_set():
-                frame = self._read_frame(conn, self.idle_timeout if first else self.timeout)
+                frame = self._read_frame(conn, pending, self.idle_timeout if first else self.timeout)
                 first = False
                 if frame is None or self._stopping.is_set():
                     return
@@ -610,16 +611,21 @@ class ThriftServer:
             conn.close()
             self._release(client)
 
-    def _read_frame(self, conn: socket.socket, wait: float) -> bytes | None:
-        """The next frame's payload (its first byte within ``wait`` seconds); ``None`` at a clean end of stream."""
-        header = _receive(conn, 4, time.monotonic() + wait, eof_ok=True)
-        if header is None:
+    def _read_frame(self, conn: socket.socket, pending: bytearray, wait: float) -> bytes | None:
+        """The next frame's payload (its first byte within ``wait`` seconds); ``None`` at a clean end of stream.
+
+        Each read asks for at least 64 KiB, so a frame's header and body usually come in one
+        call: every socket call lets another thread take the interpreter, which a busy
+        prediction log's writer may then hold for milliseconds.
+        """
+        if not _receive(conn, pending, 4, time.monotonic() + wait, eof_ok=True):
             return None
-        (size,) = struct.unpack(">i", header)
+        (size,) = struct.unpack_from(">i", pending)
         if not 0 < size <= self.limits.max_frame:
             raise PayloadTooLargeError(f"a frame of {size} bytes (the limit is {self.limits.max_frame})")
-        frame = _receive(conn, size, time.monotonic() + self.timeout, eof_ok=False)
-        assert frame is not None
+        _receive(conn, pending, 4 + size, time.monotonic() + self.timeout, eof_ok=False)
+        frame = bytes(pending[4 : 4 + size])
+        del pending[: 4 + size]
         return frame
 
 
@@ -627,21 +633,24 @@ def _fields(struct_type: Any) -> set[str]:
     return {spec[1] for spec in getattr(struct_type, "thrift_spec", {}).values()}
 
 
-def _receive(conn: socket.socket, n: int, deadline: float, *, eof_ok: bool) -> bytes | None:
-    """Exactly ``n`` bytes before ``deadline`` (a slow sender times out as a silent one does)."""
-    buffer = bytearray()
-    while len(buffer) < n:
+_READ_SIZE = 1 << 16
+
+
+def _receive(conn: socket.socket, pending: bytearray, n: int, deadline: float, *, eof_ok: bool) -> bool:
+    """Receive into ``pending`` until it holds ``n`` bytes, before ``deadline`` (a slow sender times out as a
+    silent one does); ``False`` when the client closed the connection before sending anything more."""
+    while len(pending) < n:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the client is too slow")
         conn.settimeout(remaining)
-        chunk = conn.recv(min(n - len(buffer), 1 << 16))
+        chunk = conn.recv(max(n - len(pending), _READ_SIZE))
         if not chunk:
-            if eof_ok and not buffer:
-                return None
+            if eof_ok and not pending:
+                return False
             raise ConnectionError("the client closed the connection mid-frame")
-        buffer += chunk
-    return bytes(buffer)
+        pending += chunk
+    return True
 
 
 __all__ = [
