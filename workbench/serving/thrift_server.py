@@ -14,8 +14,9 @@ Hostile clients are bounded before thriftpy2 decodes anything:
 - a new connection must send its first byte within ``idle_timeout`` seconds, and every
   frame (and the wait for the next one) must complete within ``timeout`` seconds: a client
   that connects and sends nothing, or dribbles a frame, is dropped without holding anyone else up;
-- a frame whose declared length is over ``--max-body`` closes the connection before any of
-  it is read, so memory stays bounded by the frame limit;
+- a frame whose declared length is over ``--max-body`` closes the connection before the
+  rest of it is awaited (a read takes at most 64 KiB beyond what a frame needs), so memory
+  stays bounded by the frame limit;
 - every string and container length in a frame is checked against
   :data:`STRING_LENGTH_LIMIT` and :data:`CONTAINER_LENGTH_LIMIT` (thriftpy2 0.7 has no such
   limits of its own), nesting against :data:`MAX_DEPTH`, strings must be UTF-8; a request
