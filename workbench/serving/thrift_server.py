@@ -33,6 +33,7 @@ byte for byte what thriftpy2 writes.
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import struct
 import threading
@@ -594,6 +595,7 @@ class ThriftServer:
         first = True
         pending = bytearray()  # bytes received and not yet used: the start of the next frame
         try:
+            conn.settimeout(None)  # blocking: the deadlines are the system's (_receive, _send)
             while not self._stopping.is_set():
                 frame = self._read_frame(conn, pending, self.idle_timeout if first else self.timeout)
                 first = False
@@ -601,8 +603,7 @@ class ThriftServer:
                     return
                 reply = self.answer(frame)
                 # a client that does not read its replies is dropped after the timeout too
-                conn.settimeout(self.timeout)
-                conn.sendall(struct.pack(">i", len(reply)) + reply)
+                _send(conn, struct.pack(">i", len(reply)) + reply, time.monotonic() + self.timeout)
         except (OSError, ServingError) as exc:
             # a timeout, a reset, a frame over the limit, an unreadable header: drop this client only
             log.info("thrift: closing a connection: %s", exc)
@@ -617,7 +618,7 @@ class ThriftServer:
 
         Each read asks for at least 64 KiB, so a frame's header and body usually come in one
         call: every socket call lets another thread take the interpreter, which a busy
-        prediction log's writer may then hold for milliseconds.
+        prediction log's writer may then hold for milliseconds before this thread gets it back.
         """
         if not _receive(conn, pending, 4, time.monotonic() + wait, eof_ok=True):
             return None
@@ -639,19 +640,49 @@ _READ_SIZE = 1 << 16
 
 def _receive(conn: socket.socket, pending: bytearray, n: int, deadline: float, *, eof_ok: bool) -> bool:
     """Receive into ``pending`` until it holds ``n`` bytes, before ``deadline`` (a slow sender times out as a
-    silent one does); ``False`` when the client closed the connection before sending anything more."""
+    silent one does); ``False`` when the client closed the connection before sending anything more.
+
+    The wait is the system's receive timeout on a blocking socket (set without a system call
+    that releases the interpreter), so a read is one call, not a poll and a read.
+    """
     while len(pending) < n:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the client is too slow")
-        conn.settimeout(remaining)
-        chunk = conn.recv(max(n - len(pending), _READ_SIZE))
+        _system_timeout(conn, socket.SO_RCVTIMEO, remaining)
+        try:
+            chunk = conn.recv(max(n - len(pending), _READ_SIZE))
+        except BlockingIOError:
+            raise TimeoutError("the client is too slow") from None
         if not chunk:
             if eof_ok and not pending:
                 return False
             raise ConnectionError("the client closed the connection mid-frame")
         pending += chunk
     return True
+
+
+def _send(conn: socket.socket, data: bytes, deadline: float) -> None:
+    """Send all of ``data`` before ``deadline``: at once when the socket's buffer takes it (one system
+    call), else as the client reads, waiting at most until the deadline in all."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[conn.send(view, socket.MSG_DONTWAIT) :]
+            continue
+        except BlockingIOError:
+            pass
+        remaining = deadline - time.monotonic()
+        writable = select.poll()
+        writable.register(conn, select.POLLOUT)
+        if remaining <= 0 or not writable.poll(remaining * 1000):
+            raise TimeoutError("the client does not read its replies")
+
+
+def _system_timeout(conn: socket.socket, option: int, seconds: float) -> None:
+    """Set ``SO_RCVTIMEO`` or ``SO_SNDTIMEO`` (a ``struct timeval``; 0 would mean no timeout at all)."""
+    seconds = max(seconds, 0.001)
+    conn.setsockopt(socket.SOL_SOCKET, option, struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000)))
 
 
 __all__ = [
