@@ -649,7 +649,7 @@ def _receive(conn: socket.socket, pending: bytearray, n: int, deadline: float, *
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the client is too slow")
-        _system_timeout(conn, socket.SO_RCVTIMEO, remaining)
+        _receive_timeout(conn, remaining)
         try:
             chunk = conn.recv(max(n - len(pending), _READ_SIZE))
         except BlockingIOError:
@@ -679,10 +679,10 @@ def _send(conn: socket.socket, data: bytes, deadline: float) -> None:
             raise TimeoutError("the client does not read its replies")
 
 
-def _system_timeout(conn: socket.socket, option: int, seconds: float) -> None:
-    """Set ``SO_RCVTIMEO`` or ``SO_SNDTIMEO`` (a ``struct timeval``; 0 would mean no timeout at all)."""
+def _receive_timeout(conn: socket.socket, seconds: float) -> None:
+    """Set the socket's ``SO_RCVTIMEO`` (a ``struct timeval``; 0 would mean no timeout at all)."""
     seconds = max(seconds, 0.001)
-    conn.setsockopt(socket.SOL_SOCKET, option, struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000)))
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
 
 
 __all__ = [
