@@ -17,8 +17,10 @@ it starts, on loopback:
   on h11 and asyncio) and with the uvloop and httptools this environment has,
 
 and drives each from a load generator in a *separate* process: ``wrk`` for HTTP when it is
-installed (else Python threads with keep-alive httpx clients), Python threads with one
-thriftpy2 client each for Thrift. Single-row and 100-row requests, concurrency 1 and 16,
+installed (else Python threads with keep-alive httpx clients); for Thrift, as wrk does for
+HTTP, one thread sending a call encoded once (by the shipped client's protocol) on every
+connection and checking each reply without decoding it (``thrift_load``). Single-row and
+100-row requests, concurrency 1 and 16,
 every answer must be a success. Rounds are interleaved (every method once per round, then
 the next round) and the median round is reported. The floors are ``predict_proba`` in
 process (scikit-learn, and the ONNX rendering through onnxruntime) on the same rows.
@@ -147,24 +149,100 @@ def http_load(url: str, path: str, body: bytes, concurrency: int, seconds: float
 
 
 def thrift_load(port: int, model: str, rows: list[list[float]], concurrency: int, seconds: float) -> dict[str, float]:
-    """The Thrift generator: one workbench Thrift client per thread."""
-    from contextlib import ExitStack
+    """The Thrift generator, as wrk is for HTTP: one call encoded once, sent again and again on
+    ``concurrency`` connections from one thread, each reply checked without decoding it.
 
-    from workbench.serving.thrift_client import connect
+    The call is the shipped client's (thriftpy2, strict binary, framed). On each connection
+    the first reply is decoded in full and must hold a prediction per row; every later one
+    must be a ``REPLY`` whose result is ``success`` and of the same length (the same rows get
+    the same answer but for the random request ids, which are all 32 digits), the way wrk
+    checks an HTTP status and not the body. Encoding the call and decoding the reply in
+    Python per request, as the client does, cost the generator about as much CPU as the
+    server spends on the call, on the same two cores.
+    """
+    import selectors
+    import struct
 
-    class Client:
-        def __init__(self) -> None:
-            self.stack = ExitStack()
-            self.client, idl = self.stack.enter_context(connect("127.0.0.1", port))
-            self.request = idl.PredictRequest(model=model, instances=rows)
+    from thriftpy2.protocol import TBinaryProtocol
+    from thriftpy2.thrift import TMessageType
+    from thriftpy2.transport import TMemoryBuffer
 
-        def close(self) -> None:
-            self.stack.close()
+    from workbench.serving.thrift_server import load_idl
 
-    def call(c: Client) -> bool:
-        return len(c.client.predict(c.request).predictions) == len(rows)
+    idl = load_idl()
+    out = TMemoryBuffer()
+    proto = TBinaryProtocol(out)
+    proto.write_message_begin("predict", TMessageType.CALL, 1)
+    idl.Predictor.predict_args(request=idl.PredictRequest(model=model, instances=rows)).write(proto)
+    proto.write_message_end()
+    payload = bytes(out.getvalue())
+    call = struct.pack(">i", len(payload)) + payload
+    # a successful reply: REPLY, "predict", the call's sequence id, then field 0 (success), a struct
+    success = struct.pack(">Ii", 0x80010002, 7) + b"predict" + struct.pack(">ibh", 1, 12, 0)
 
-    return drive(concurrency, seconds, Client, call)
+    def first_reply(sock: socket.socket) -> int:
+        sock.sendall(call)
+        data = b""
+        while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                raise SystemExit("the Thrift server closed the connection")
+            data += chunk
+        reply = TBinaryProtocol(TMemoryBuffer(data[4:]))
+        reply.read_message_begin()
+        result = idl.Predictor.predict_result()
+        result.read(reply)
+        if result.success is None or len(result.success.predictions) != len(rows):
+            raise SystemExit(f"the Thrift server did not answer: {result}")
+        return len(data)
+
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(concurrency)]
+    expected = {first_reply(sock) for sock in socks}
+    if len(expected) != 1:
+        raise SystemExit(f"replies of different lengths to the same call: {expected}")
+    (reply_length,) = expected
+    selector = selectors.DefaultSelector()
+    received = {}
+    sent_at = {}
+    for sock in socks:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        selector.register(sock, selectors.EVENT_READ)
+    latencies: list[float] = []
+    failures = 0
+    cpu = time.process_time()
+    started = time.perf_counter()
+    deadline = started + seconds
+    for sock in socks:
+        received[sock] = bytearray()
+        sent_at[sock] = time.perf_counter()
+        sock.sendall(call)
+    open_calls = len(socks)
+    while open_calls:
+        for key, _ in selector.select(timeout=30):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                raise SystemExit("the Thrift server closed a connection")
+            data = received[sock]
+            data += chunk
+            if len(data) < reply_length:
+                continue
+            now = time.perf_counter()
+            latencies.append(now - sent_at[sock])
+            failures += len(data) != reply_length or not data.startswith(success, 4)
+            data.clear()
+            if now < deadline:
+                sent_at[sock] = now
+                sock.sendall(call)
+            else:
+                open_calls -= 1
+    elapsed = time.perf_counter() - started
+    used = time.process_time() - cpu
+    for sock in socks:
+        selector.unregister(sock)
+        sock.close()
+    return summary(latencies, elapsed, failures, used)
 
 
 def run_wrk(url: str, body_file: Path, concurrency: int, seconds: float, script: Path) -> dict[str, float]:

@@ -13,6 +13,7 @@ import re
 import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -484,6 +485,37 @@ def test_a_silent_client_is_dropped_after_the_timeout(thrift_server: ThriftServe
         assert time.monotonic() - started < 5
 
 
+def test_a_client_that_does_not_read_its_replies_is_dropped(thrift_server: ThriftServer) -> None:
+    wb = load_idl()
+    out = TMemoryBuffer()
+    proto = TBinaryProtocol(out)
+    proto.write_message_begin("predict", TMessageType.CALL, 1)
+    wb.Predictor.predict_args(request=wb.PredictRequest(model="iris", instances=[ROW] * 1000)).write(proto)
+    call = struct.pack(">i", len(out.getvalue())) + out.getvalue()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", thrift_server.port))
+    refused: list[OSError] = []
+    sender = threading.Thread(target=_send_until_closed, args=(sock, call, refused), daemon=True)
+    sender.start()
+    try:
+        # ~100 KB of answer per call: the socket buffers fill, the server waits 0.5 s, then drops the client
+        sender.join(timeout=30)
+        assert not sender.is_alive() and refused, "the server kept the connection open"
+    finally:
+        sock.close()
+    with connect("127.0.0.1", thrift_server.port, timeout=5) as (client, idl):
+        assert predictions(client.predict(idl.PredictRequest(model="iris", instances=[ROW]))) == [2]
+
+
+def _send_until_closed(sock: socket.socket, call: bytes, refused: list[OSError]) -> None:
+    try:
+        for _ in range(200):
+            sock.sendall(call)
+    except OSError as exc:
+        refused.append(exc)
+
+
 def test_connections_beyond_the_cap_are_closed_and_the_slot_comes_back(thrift_server: ThriftServer) -> None:
     first = socket.create_connection(("127.0.0.1", thrift_server.port), timeout=10)
     second = socket.create_connection(("127.0.0.1", thrift_server.port), timeout=10)
@@ -537,6 +569,23 @@ def test_every_serving_error_maps_to_a_declared_exception(service: PredictionSer
     with pytest.raises(TApplicationException) as internal, handler.refusals():
         raise RuntimeError("/secret/path")
     assert internal.value.type == TApplicationException.INTERNAL_ERROR and "/secret" not in str(internal.value)
+
+
+def test_the_handler_answers_as_the_server_writes(service: PredictionService) -> None:
+    """``PredictorHandler.predict`` (for any thriftpy2 server) and the server's own reply agree."""
+    wb = load_idl()
+    server = ThriftServer(service, bind("127.0.0.1", 0))
+    try:
+        request = wb.PredictRequest(model="iris", instances=[ROW, [5.1, 3.5, 1.4, 0.2]])
+        assert predictions(server.handler.predict(request)) == [2, 0]
+        answer = server.handler.predicted(request)
+        proto = TBinaryProtocol(TMemoryBuffer(server.replies.reply(3, answer)))
+        assert proto.read_message_begin() == ("predict", TMessageType.REPLY, 3)
+        result = wb.Predictor.predict_result()
+        result.read(proto)
+        assert result.success == server.handler.response(answer)
+    finally:
+        server.sock.close()
 
 
 def _frame_reader(args: bytes, limits: Limits) -> FrameReader:

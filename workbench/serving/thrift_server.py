@@ -14,17 +14,26 @@ Hostile clients are bounded before thriftpy2 decodes anything:
 - a new connection must send its first byte within ``idle_timeout`` seconds, and every
   frame (and the wait for the next one) must complete within ``timeout`` seconds: a client
   that connects and sends nothing, or dribbles a frame, is dropped without holding anyone else up;
-- a frame whose declared length is over ``--max-body`` closes the connection before any of
-  it is read, so memory stays bounded by the frame limit;
+- a frame whose declared length is over ``--max-body`` closes the connection before the
+  rest of it is awaited (a read takes at most 64 KiB beyond what a frame needs), so memory
+  stays bounded by the frame limit;
 - every string and container length in a frame is checked against
   :data:`STRING_LENGTH_LIMIT` and :data:`CONTAINER_LENGTH_LIMIT` (thriftpy2 0.7 has no such
   limits of its own), nesting against :data:`MAX_DEPTH`, strings must be UTF-8; a request
   over a limit gets ``BadInput`` and the connection stays usable.
+
+``predict`` is answered without thriftpy2's per-value work where it costs most: rows of
+doubles of one length, once the frame is checked, are read from it as one float64 matrix
+(:meth:`FrameReader.predict_rows`; anything else is decoded by thriftpy2 as it comes, and
+the rows then get the same value-by-value checks and messages as over HTTP), and the reply
+is written from the service's answer by :class:`~workbench.serving.thrift_replies.PredictReplies`,
+byte for byte what thriftpy2 writes.
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import struct
 import threading
@@ -35,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import numpy as np
 
 from workbench.errors import (
     BadInputError,
@@ -49,6 +60,7 @@ from workbench.listening import token_matches
 from workbench.serving.factory import ServedModel
 from workbench.serving.inputs import NOT_TEXT, TEXT_HINT
 from workbench.serving.service import PredictionService
+from workbench.serving.thrift_replies import PredictReplies
 
 log = logging.getLogger("workbench.serving")
 
@@ -80,7 +92,7 @@ class Limits:
 
 
 # Thrift wire types (TType) and the byte size of the fixed-size ones.
-_STOP, _STRING, _STRUCT, _MAP, _SET, _LIST = 0, 11, 12, 13, 14, 15
+_STOP, _DOUBLE, _STRING, _STRUCT, _MAP, _SET, _LIST = 0, 4, 11, 12, 13, 14, 15
 _FIXED = {2: 1, 3: 1, 4: 8, 6: 2, 8: 4, 10: 8}
 _VERSION_1 = 0x80010000
 _CALL = 1
@@ -97,6 +109,8 @@ class FrameReader:
         self.frame = frame
         self.limits = limits
         self.pos = 0
+        self._body = 0
+        self._equal: dict[int, tuple[int, int, int]] = {}
 
     def message_begin(self) -> tuple[str, int]:
         """The called method's name and the sequence id, from the message header."""
@@ -105,6 +119,7 @@ class FrameReader:
             raise BadInputError("not a strict binary Thrift call", status=400, hint=_TRANSPORT_HINT)
         name = self._string()
         (seqid,) = struct.unpack(">i", self._take(4))
+        self._body = self.pos
         return name, seqid
 
     def message_body(self) -> None:
@@ -171,12 +186,87 @@ class FrameReader:
 
     def _items(self, types: tuple[int, ...], n: int, depth: int) -> None:
         if all(t in _FIXED for t in types):
-            # rows of doubles: one bounds check instead of one call per number
+            # a row of doubles: one bounds check instead of one call per number
             self._skip(n * sum(_FIXED[t] for t in types))
+            return
+        if types == (_LIST,) and self._equal_rows(n, depth + 1) is not None:
             return
         for _ in range(n):
             for t in types:
                 self._value(t, depth + 1)
+
+    def _equal_rows(self, n: int, depth: int) -> tuple[int, int] | None:
+        """Move past ``n`` lists at ``depth`` that hold the same number of the same fixed-size values, checked
+        at once (rows of doubles); their element type and length. ``None``, without moving, for anything
+        else, which the value-by-value walk then checks and refuses with its exact message."""
+        start = self.pos
+        seen = self._equal.get(start)
+        if seen is not None:  # checked by the walk of the whole message already
+            self.pos = seen[2]
+            return seen[0], seen[1]
+        if n < 1 or depth >= self.limits.max_depth or start + 5 > len(self.frame):
+            return None
+        element = self.frame[start]
+        (length,) = struct.unpack_from(">i", self.frame, start + 1)
+        if element not in _FIXED or not 0 <= length <= self.limits.container_length:
+            return None
+        stride = 5 + length * _FIXED[element]
+        if start + n * stride > len(self.frame):
+            return None
+        heads = np.ndarray((n, 5), np.uint8, buffer=self.frame, offset=start, strides=(stride, 1))
+        if not (heads == heads[0]).all():
+            return None
+        self.pos = start + n * stride
+        self._equal[start] = (element, length, self.pos)
+        return element, length
+
+    def predict_rows(self) -> tuple[bytes, np.ndarray] | None:
+        """For a checked ``predict`` call whose request holds ``instances`` as rows of doubles of one length:
+        the frame without that field, and the rows as one float64 matrix, decoded in one pass.
+
+        ``None`` for any other call (no rows, ragged rows, other element types, a field sent twice), which
+        thriftpy2 decodes as it comes. Call after :meth:`message_body` has checked the frame.
+        """
+        self.pos = self._body
+        requests, found = 0, []
+        for field_type, field_id, _ in self._fields():
+            if (field_type, field_id) != (_STRUCT, 1):
+                self._value(field_type, 1)
+                continue
+            requests += 1
+            for request_type, request_id, start in self._fields():
+                if (request_type, request_id) == (_LIST, 2):
+                    found.append((start, self._rows_of_doubles()))
+                else:
+                    self._value(request_type, 2)
+        if requests != 1 or len(found) != 1:
+            return None
+        start, plain = found[0]
+        if plain is None:
+            return None
+        end, rows = plain
+        return self.frame[:start] + self.frame[end:], rows
+
+    def _fields(self) -> Iterator[tuple[int, int, int]]:
+        """Each field of the struct at the current position: its type, id and where its header starts; the
+        caller moves past its value."""
+        while (field_type := self._take(1)[0]) != _STOP:
+            (field_id,) = struct.unpack(">h", self._take(2))
+            yield field_type, field_id, self.pos - 3
+
+    def _rows_of_doubles(self) -> tuple[int, np.ndarray] | None:
+        """Move past the list at the current position; where it ends and its rows as a float64 matrix when
+        they are lists of doubles of one length (at least one of each), else ``None``."""
+        element = self._take(1)[0]
+        n = self._length("list", "entries", self.limits.container_length)
+        start = self.pos
+        if element == _LIST and (found := self._equal_rows(n, 3)) is not None and found[0] == _DOUBLE and found[1]:
+            stride = 5 + 8 * found[1]
+            wire = np.ndarray((n, found[1]), ">f8", buffer=self.frame, offset=start + 5, strides=(stride, 8))
+            return self.pos, wire.astype(np.float64)
+        self.pos = start
+        self._items((element,), n, 2)
+        return None
 
 
 _TRANSPORT_HINT = "use the framed transport and the strict binary protocol (see workbench.thrift)"
@@ -191,12 +281,11 @@ class PredictorHandler:
         self._labels: dict[tuple[type, Any], Any] = {}
 
     def predict(self, request: Any) -> Any:
-        with self.refusals(), self.service.observed("predict") as seen:
-            _given(request, "PredictRequest")
-            route = self.service.route(_name(request.model), seen)
-            body = {k: v for k, v in (("instances", request.instances), ("records", request.records)) if v is not None}
-            # Thrift's instances are doubles: nothing but numbers, converted in one call
-            answer = self.service.predict(route, body, routing_key=request.routing_key, seen=seen, numbers_only=True)
+        """The ``PredictResponse`` for ``request`` (the server writes :meth:`predicted`'s answer itself)."""
+        return self.response(self.predicted(request))
+
+    def response(self, answer: dict[str, Any]) -> Any:
+        """The service's answer as a ``PredictResponse``."""
         return self.idl.PredictResponse(
             model=answer["model"],
             version=answer["version"],
@@ -205,6 +294,15 @@ class PredictorHandler:
             request_ids=answer["request_ids"],
             arm=answer["arm"],
         )
+
+    def predicted(self, request: Any) -> dict[str, Any]:
+        """The service's answer to a ``PredictRequest``, whose ``instances`` may be a float64 matrix already."""
+        with self.refusals(), self.service.observed("predict") as seen:
+            _given(request, "PredictRequest")
+            route = self.service.route(_name(request.model), seen)
+            body = {k: v for k, v in (("instances", request.instances), ("records", request.records)) if v is not None}
+            # Thrift's instances are doubles: nothing but numbers, converted in one call
+            return self.service.predict(route, body, routing_key=request.routing_key, seen=seen, numbers_only=True)
 
     def feedback(self, request: Any) -> Any:
         with self.refusals(), self.service.observed("feedback") as seen:
@@ -332,6 +430,7 @@ class ThriftServer:
         self.limits = Limits(max_frame=service.config.max_body)
         self.handler = PredictorHandler(service, self.idl)
         self._processor = TProcessor(self.idl.Predictor, self.handler)
+        self.replies = PredictReplies(self._label_bytes)
         self._slots = threading.BoundedSemaphore(max_connections)
         self._stopping = threading.Event()
         self._open: dict[socket.socket, threading.Thread] = {}
@@ -379,12 +478,51 @@ class ThriftServer:
             self._refuse(TBinaryProtocol(out), name, seqid, exc)
             return bytes(out.getvalue())
         try:
+            if name == "predict":
+                return self._predict(frame, reader, seqid)
             self._processor.process(TBinaryProtocol(TMemoryBuffer(frame)), TBinaryProtocol(out))
         except Exception:
             log.exception("thrift: cannot answer a %r call", name[:64])
             out = TMemoryBuffer()
             error = TApplicationException(TApplicationException.INTERNAL_ERROR, _FAILED)
             self._processor.send_exception(TBinaryProtocol(out), name, error, seqid)
+        return bytes(out.getvalue())
+
+    def _predict(self, frame: bytes, reader: FrameReader, seqid: int) -> bytes:
+        """A checked ``predict`` call answered as thriftpy2's processor would, with its rows decoded in one
+        pass when they are plain (:meth:`FrameReader.predict_rows`) and the reply written by
+        :class:`PredictReplies`; a refusal is written by thriftpy2 as the declared exception."""
+        from thriftpy2.protocol import TBinaryProtocol
+        from thriftpy2.thrift import TApplicationException
+        from thriftpy2.transport import TMemoryBuffer
+
+        rows = reader.predict_rows()
+        iprot = TBinaryProtocol(TMemoryBuffer(frame if rows is None else rows[0]))
+        iprot.read_message_begin()
+        args = self.idl.Predictor.predict_args()
+        args.read(iprot)
+        if rows is not None:
+            args.request.instances = rows[1]
+        out = TMemoryBuffer()
+        oprot = TBinaryProtocol(out)
+        try:
+            return self.replies.reply(seqid, self.handler.predicted(args.request))
+        except TApplicationException as exc:
+            self._processor.send_exception(oprot, "predict", exc, seqid)
+        except Exception as exc:
+            result = self.idl.Predictor.predict_result()
+            if not self._processor.handle_exception(exc, result):
+                raise
+            self._processor.send_result(oprot, "predict", result, seqid)
+        return bytes(out.getvalue())
+
+    def _label_bytes(self, value: Any) -> bytes:
+        """The encoded ``Label`` struct of a class or prediction, as thriftpy2 writes it."""
+        from thriftpy2.protocol import TBinaryProtocol
+        from thriftpy2.transport import TMemoryBuffer
+
+        out = TMemoryBuffer()
+        self.handler.label(value).write(TBinaryProtocol(out))
         return bytes(out.getvalue())
 
     def _refuse(self, oprot: Any, name: str, seqid: int, exc: ServingError) -> None:
@@ -455,16 +593,17 @@ class ThriftServer:
 
     def _connection(self, conn: socket.socket, client: str) -> None:
         first = True
+        pending = bytearray()  # bytes received and not yet used: the start of the next frame
         try:
+            conn.settimeout(None)  # blocking: the deadlines are the system's (_receive, _send)
             while not self._stopping.is_set():
-                frame = self._read_frame(conn, self.idle_timeout if first else self.timeout)
+                frame = self._read_frame(conn, pending, self.idle_timeout if first else self.timeout)
                 first = False
                 if frame is None or self._stopping.is_set():
                     return
                 reply = self.answer(frame)
                 # a client that does not read its replies is dropped after the timeout too
-                conn.settimeout(self.timeout)
-                conn.sendall(struct.pack(">i", len(reply)) + reply)
+                _send(conn, struct.pack(">i", len(reply)) + reply, time.monotonic() + self.timeout)
         except (OSError, ServingError) as exc:
             # a timeout, a reset, a frame over the limit, an unreadable header: drop this client only
             log.info("thrift: closing a connection: %s", exc)
@@ -474,16 +613,21 @@ class ThriftServer:
             conn.close()
             self._release(client)
 
-    def _read_frame(self, conn: socket.socket, wait: float) -> bytes | None:
-        """The next frame's payload (its first byte within ``wait`` seconds); ``None`` at a clean end of stream."""
-        header = _receive(conn, 4, time.monotonic() + wait, eof_ok=True)
-        if header is None:
+    def _read_frame(self, conn: socket.socket, pending: bytearray, wait: float) -> bytes | None:
+        """The next frame's payload (its first byte within ``wait`` seconds); ``None`` at a clean end of stream.
+
+        Each read asks for at least 64 KiB, so a frame's header and body usually come in one
+        call: every socket call lets another thread take the interpreter, which a busy
+        prediction log's writer may then hold for milliseconds before this thread gets it back.
+        """
+        if not _receive(conn, pending, 4, time.monotonic() + wait, eof_ok=True):
             return None
-        (size,) = struct.unpack(">i", header)
+        (size,) = struct.unpack_from(">i", pending)
         if not 0 < size <= self.limits.max_frame:
             raise PayloadTooLargeError(f"a frame of {size} bytes (the limit is {self.limits.max_frame})")
-        frame = _receive(conn, size, time.monotonic() + self.timeout, eof_ok=False)
-        assert frame is not None
+        _receive(conn, pending, 4 + size, time.monotonic() + self.timeout, eof_ok=False)
+        frame = bytes(pending[4 : 4 + size])
+        del pending[: 4 + size]
         return frame
 
 
@@ -491,21 +635,54 @@ def _fields(struct_type: Any) -> set[str]:
     return {spec[1] for spec in getattr(struct_type, "thrift_spec", {}).values()}
 
 
-def _receive(conn: socket.socket, n: int, deadline: float, *, eof_ok: bool) -> bytes | None:
-    """Exactly ``n`` bytes before ``deadline`` (a slow sender times out as a silent one does)."""
-    buffer = bytearray()
-    while len(buffer) < n:
+_READ_SIZE = 1 << 16
+
+
+def _receive(conn: socket.socket, pending: bytearray, n: int, deadline: float, *, eof_ok: bool) -> bool:
+    """Receive into ``pending`` until it holds ``n`` bytes, before ``deadline`` (a slow sender times out as a
+    silent one does); ``False`` when the client closed the connection before sending anything more.
+
+    The wait is the system's receive timeout on a blocking socket (set without a system call
+    that releases the interpreter), so a read is one call, not a poll and a read.
+    """
+    while len(pending) < n:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the client is too slow")
-        conn.settimeout(remaining)
-        chunk = conn.recv(min(n - len(buffer), 1 << 16))
+        _receive_timeout(conn, remaining)
+        try:
+            chunk = conn.recv(max(n - len(pending), _READ_SIZE))
+        except BlockingIOError:
+            raise TimeoutError("the client is too slow") from None
         if not chunk:
-            if eof_ok and not buffer:
-                return None
+            if eof_ok and not pending:
+                return False
             raise ConnectionError("the client closed the connection mid-frame")
-        buffer += chunk
-    return bytes(buffer)
+        pending += chunk
+    return True
+
+
+def _send(conn: socket.socket, data: bytes, deadline: float) -> None:
+    """Send all of ``data`` before ``deadline``: at once when the socket's buffer takes it (one system
+    call), else as the client reads, waiting at most until the deadline in all."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[conn.send(view, socket.MSG_DONTWAIT) :]
+            continue
+        except BlockingIOError:
+            pass
+        remaining = deadline - time.monotonic()
+        writable = select.poll()
+        writable.register(conn, select.POLLOUT)
+        if remaining <= 0 or not writable.poll(remaining * 1000):
+            raise TimeoutError("the client does not read its replies")
+
+
+def _receive_timeout(conn: socket.socket, seconds: float) -> None:
+    """Set the socket's ``SO_RCVTIMEO`` (a ``struct timeval``; 0 would mean no timeout at all)."""
+    seconds = max(seconds, 0.001)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
 
 
 __all__ = [
