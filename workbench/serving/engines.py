@@ -112,7 +112,7 @@ class OnnxEngine:
         if self.zipmap:
             keys = [c.item() if hasattr(c, "item") else c for c in self.classes]
             return labels, [[float(row[k]) for k in keys] for row in found[1]]
-        return labels, np.asarray(found[1], dtype=np.float64).tolist()
+        return labels, np.asarray(found[1]).tolist()  # float32 values become the same Python floats
 
 
 def onnx_engine(data: bytes, classes: np.ndarray, has_proba: bool) -> OnnxEngine:
