@@ -233,3 +233,18 @@ def test_an_unexpected_error_is_a_json_500_and_a_log_line(
     failures = [r for r in caplog.records if r.exc_info and "an engine failed" in str(r.exc_info[1])]
     assert len(failures) == 2
     assert served.client.post(PATH, json={"instances": [GOOD]}).status_code == 200
+
+
+def test_a_client_leaving_mid_body_is_counted_and_logged_as_by_the_app(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="workbench.serving"):
+        with socket.create_connection(("127.0.0.1", served.port), timeout=30) as conn:
+            conn.sendall(_request(b"POST", PATH.encode(), b'{"instances": [[1, 2, 3, 4]]}')[:-10])
+        deadline = time.monotonic() + 30
+        wanted = 'workbench_requests_total{route="predict",model="iris",version="1",status="400"} 1'
+        while wanted not in served.client.get("/metrics").text:
+            assert time.monotonic() < deadline, "the abandoned request was not counted"
+            time.sleep(0.05)
+    assert any("left before sending the whole body" in r.getMessage() for r in caplog.records)
+    assert served.client.post(PATH, json={"instances": [GOOD]}).status_code == 200
