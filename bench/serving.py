@@ -9,7 +9,7 @@ it starts, on loopback:
   that reads the same body, parses it with orjson and writes a fixed answer of the size of
   workbench's (``--serve-floor``),
 - ``workbench serve --thrift-port 0`` (one process: HTTP and Thrift),
-- the same with the prediction log off (its per-request entry, ``LogWriter.add``, replaced by a
+- the same with the prediction log off (its per-request entry, ``LogWriter.add_answer``, replaced by a
   no-op in the server process: a benchmark-only switch, to price the log),
 - ``workbench serve --workers 2`` (measured at concurrency 16 only),
 - ``mlflow models serve --env-manager local`` for each model (when mlflow is installed:
@@ -73,7 +73,8 @@ SHORT = dict(
 )
 # the prediction log switched off in a server process, to price it (never a workbench setting)
 _LOG_OFF = (
-    "import sys; from workbench.serving.logwriter import LogWriter; LogWriter.add = lambda *a, **k: None; "
+    "import sys; from workbench.serving.logwriter import LogWriter; "
+    "LogWriter.add = LogWriter.add_answer = lambda *a, **k: None; "
     "from workbench.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 WRK_SCRIPT = """

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from functools import partial
 from typing import Any
 
 import orjson
@@ -32,7 +32,7 @@ from workbench.serving.loop_metrics import LoopFigures
 from workbench.serving.metrics import LiveFigures
 from workbench.serving.predlog import LiveReport
 from workbench.serving.routing import Route
-from workbench.serving.service import PredictionService, ServeConfig
+from workbench.serving.service import Observation, PredictionService, ServeConfig
 
 log = logging.getLogger("workbench.serving")
 
@@ -49,7 +49,7 @@ async def read_json(request: Request, limit: int) -> Any:
 class RequestHead:
     """The request headers a body route reads, picked from the raw ASGI list in one pass (first occurrence wins)."""
 
-    __slots__ = ("content_encoding", "content_length", "content_type", "routing_key")
+    __slots__ = ("chunked", "content_encoding", "content_length", "content_type", "routing_key")
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
         found: dict[bytes, bytes] = {}
@@ -60,9 +60,10 @@ class RequestHead:
         self.content_length = found[b"content-length"].decode("latin-1") if b"content-length" in found else None
         self.content_encoding = found.get(b"content-encoding", b"identity").decode("latin-1")
         self.routing_key = found[b"x-routing-key"].decode("latin-1") if b"x-routing-key" in found else None
+        self.chunked = b"transfer-encoding" in found
 
 
-_READ = frozenset({b"content-type", b"content-length", b"content-encoding", b"x-routing-key"})
+_READ = frozenset({b"content-type", b"content-length", b"content-encoding", b"x-routing-key", b"transfer-encoding"})
 
 
 async def read_body(head: RequestHead, receive: Receive, limit: int, path: str) -> bytes:
@@ -74,7 +75,7 @@ async def read_body(head: RequestHead, receive: Receive, limit: int, path: str) 
     ``Content-Encoding`` but ``identity`` is refused): no route ever decodes another format.
     A client that goes away before the whole body arrived is logged in one line.
     """
-    _check_media_type(head)
+    check_media_type(head)
     declared = head.content_length
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadTooLargeError(f"the body is larger than this server's limit of {limit} bytes")
@@ -94,7 +95,7 @@ async def read_body(head: RequestHead, receive: Receive, limit: int, path: str) 
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _check_media_type(head: RequestHead) -> None:
+def check_media_type(head: RequestHead) -> None:
     """Refuse (415) a body that is not UTF-8 JSON as sent: another type, another charset, compressed."""
     if head.content_type == "application/json":
         media_type, parameters = head.content_type, ""
@@ -133,6 +134,20 @@ class PredictEndpoint:
         self.api = api
         self.service = service
 
+    @property
+    def limit(self) -> int:
+        """The largest request body accepted, in bytes."""
+        return self.service.config.max_body
+
+    def inline_route(self, name: str) -> Route | None:
+        """The routing entry of ``name`` when all its arms answer on the event loop (:attr:`Route.inline`), else
+        ``None`` (also for a model not served: the ASGI route refuses it)."""
+        try:
+            route = self.service.factory.route(name)
+        except ServingError:
+            return None
+        return route if route.inline else None
+
     def mount(self, path: str, app: Any) -> None:
         """Mount ``app`` at ``path`` of the API (the dashboard, and other ``workbench.mounts``)."""
         self.api.mount(path, app)
@@ -155,24 +170,60 @@ class PredictEndpoint:
                 route = service.route(name, seen)
                 head = RequestHead(scope["headers"])
                 body = await read_body(head, receive, service.config.max_body, scope["path"])
-                call = partial(
-                    service.predict,
-                    route,
-                    parse_json(body),
-                    routing_key=head.routing_key,
-                    seen=seen,
-                    numbers_only=numbers_only(body),
-                )
                 # ONNX Runtime answers sooner than a hop to a worker thread; scikit-learn may take milliseconds
-                answer = call() if route.inline else await run_in_threadpool(call)
-                data = orjson.dumps(answer)
+                if route.inline:
+                    data = self.answer(route, head, body, seen)
+                else:
+                    data = await run_in_threadpool(self.answer, route, head, body, seen)
         except ServingError as exc:
             status, data = int(exc.status), orjson.dumps(_error_body(exc))
         except WorkbenchError as exc:
             status, data = 503, orjson.dumps(_unavailable(scope["path"], exc))
+        except Exception:
+            status, data = 500, _failed(scope["path"])
         headers = [(b"content-length", b"%d" % len(data)), (b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
+
+    def answer(self, route: Route, head: RequestHead, body: bytes, seen: Observation) -> bytes:
+        """The JSON answer to the predict ``body`` (already read and within the limit) for ``route``; raises the
+        refusal. Blocking: the model runs here."""
+        answer = self.service.predict(
+            route, parse_json(body), routing_key=head.routing_key, seen=seen, numbers_only=numbers_only(body)
+        )
+        return orjson.dumps(answer)
+
+    def answer_now(self, route: Route, head: RequestHead, body: bytes, path: str, started: float) -> tuple[int, bytes]:
+        """Status and JSON body of a predict whose whole body is in hand, for ``route`` (an inline model).
+
+        What :meth:`predict` answers to the same request, counted the same way (``started``
+        is :func:`time.perf_counter` when its headers were read), without ASGI: the
+        connection's protocol calls it when the body is complete
+        (:mod:`workbench.serving.protocol`). Never raises: an unexpected error is a 500 and a log line.
+        """
+        counters = self.service.counters
+        seen = Observation(route.name, str(route.production.version.version))
+        try:
+            check_media_type(head)
+            data = self.answer(route, head, body, seen)
+        except ServingError as exc:
+            status = int(exc.status)
+            elapsed = time.perf_counter() - started
+            counters.observe("predict", seen.model, seen.version, status, elapsed, type(exc).__name__)
+            return status, orjson.dumps(_error_body(exc))
+        except WorkbenchError as exc:
+            return 503, orjson.dumps(_unavailable(path, exc))
+        except Exception:
+            return 500, _failed(path)
+        counters.observe("predict", seen.model, seen.version, 200, time.perf_counter() - started)
+        return 200, data
+
+    def abandoned(self, route: Route, path: str, started: float) -> None:
+        """Count and log a predict whose client left before sending its whole body, as :func:`read_body` does."""
+        log.warning("%r: a client left before sending the whole body", path[:200])
+        elapsed = time.perf_counter() - started
+        version = str(route.production.version.version)
+        self.service.counters.observe("predict", route.name, version, 400, elapsed, "BadInputError")
 
 
 class _Delegated(Response):
@@ -185,6 +236,15 @@ class _Delegated(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.endpoint.predict(self.name, scope, receive, send)
+
+
+def _failed(path: str) -> bytes:
+    """The 500 body of a predict that failed unexpectedly; the traceback goes to the log, not to the client."""
+    log.exception("%r: predict failed", path[:200])
+    error = ServingError(
+        "the server failed to answer this request", status=500, hint="retry; if it persists, see the server log"
+    )
+    return orjson.dumps(_error_body(error))
 
 
 def _unavailable(path: str, exc: WorkbenchError) -> dict[str, str]:

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -40,41 +41,62 @@ class WriterStats:
     healthy: bool
 
 
-@dataclass(frozen=True)
 class Answer:
-    """One answered request as the log needs it: a record per row is made from it when it is written."""
+    """One answered request as the log needs it: a record per row is made from it when it is written.
 
-    request_ids: Sequence[str]
-    name: str
-    version: int
-    arm: str
-    rows: np.ndarray
-    """The input rows (float64), one per request id."""
-    predictions: Sequence[Any]
-    at: float
-    latency_ms: float
+    A plain slotted class, not a dataclass: one is built on the request path of every predict.
+    """
+
+    __slots__ = ("arm", "at", "latency_ms", "name", "predictions", "request_ids", "rows", "version")
+
+    def __init__(
+        self,
+        request_ids: Sequence[str],
+        name: str,
+        version: int,
+        arm: str,
+        rows: np.ndarray,
+        predictions: Sequence[Any],
+        at: float,
+        latency_ms: float,
+    ) -> None:
+        self.request_ids = request_ids
+        self.name = name
+        self.version = version
+        self.arm = arm
+        self.rows = rows
+        """The input rows (float64), one per request id."""
+        self.predictions = predictions
+        self.at = at
+        self.latency_ms = latency_ms
 
     def __len__(self) -> int:
         return len(self.request_ids)
 
     def records(self) -> list[PredictionRecord]:
         """One record per row; ``features_sha256`` is the SHA-256 of the row's little-endian float64 values."""
-        data = np.ascontiguousarray(self.rows, dtype="<f8")
-        width = data.shape[1] * 8
-        raw = data.tobytes()
-        return [
-            PredictionRecord(
-                rid,
-                self.name,
-                self.version,
-                self.arm,
-                hashlib.sha256(raw[i * width : (i + 1) * width]).hexdigest(),
-                prediction,
-                self.at,
-                self.latency_ms,
+        raw = np.ascontiguousarray(self.rows, dtype="<f8").tobytes()
+        width = len(raw) // len(self.request_ids)
+        sha256 = hashlib.sha256
+        digests = [sha256(raw[i : i + width]).hexdigest() for i in range(0, len(raw), width)]
+        n = len(digests)
+        return list(
+            map(
+                PredictionRecord,
+                self.request_ids,
+                repeat(self.name, n),
+                repeat(self.version, n),
+                repeat(self.arm, n),
+                digests,
+                self.predictions,
+                repeat(self.at, n),
+                repeat(self.latency_ms, n),
             )
-            for i, (rid, prediction) in enumerate(zip(self.request_ids, self.predictions, strict=True))
-        ]
+        )
+
+    def features(self) -> tuple[str, int, np.ndarray]:
+        """The input rows for drift, and the version that answered them."""
+        return self.name, self.version, self.rows
 
     def without_first(self, n: int) -> Answer:
         return Answer(
@@ -89,14 +111,30 @@ class Answer:
         )
 
 
-class _Records(list[PredictionRecord]):
-    """Records given whole (:meth:`LogWriter.add`), in the buffer beside answers."""
+class _Records:
+    """Records given whole (:meth:`LogWriter.add`), with the input rows they answered, in the buffer beside answers."""
+
+    __slots__ = ("given", "name", "rows", "version")
+
+    def __init__(
+        self, given: Sequence[PredictionRecord], name: str, version: int, rows: Sequence[Sequence[float]] | np.ndarray
+    ) -> None:
+        self.given = given
+        self.name = name
+        self.version = version
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.given)
 
     def records(self) -> list[PredictionRecord]:
-        return list(self)
+        return list(self.given)
+
+    def features(self) -> tuple[str, int, Sequence[Sequence[float]] | np.ndarray]:
+        return self.name, self.version, self.rows
 
     def without_first(self, n: int) -> _Records:
-        return _Records(self[n:])
+        return _Records(self.given[n:], self.name, self.version, self.rows[n:])
 
 
 class LogWriter:
@@ -119,9 +157,8 @@ class LogWriter:
         self.max_pending = max_pending
         self._entries: deque[Answer | _Records] = deque()
         self._pending = 0  # rows in the entries
-        self._features: deque[tuple[str, int, Sequence[Sequence[float]] | np.ndarray]] = deque()
-        self._feature_rows = 0
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # taken directly on the request path: the condition's methods cost more
+        self._cond = threading.Condition(self._lock)
         self._write_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -132,36 +169,32 @@ class LogWriter:
 
     def add(self, records: Sequence[PredictionRecord], name: str, version: int, rows: list[list[float]]) -> None:
         """Queue ``records`` and the input ``rows`` answered by ``version`` of ``name``; never blocks on the store."""
-        self._queue(_Records(records), name, version, rows)
+        self.add_answer(_Records(records, name, version, rows))
 
-    def add_answer(self, answer: Answer) -> None:
+    def add_answer(self, answer: Answer | _Records) -> None:
         """Queue one answered request (its rows are its inputs for drift too); never blocks on the store."""
-        self._queue(answer, answer.name, answer.version, answer.rows)
-
-    def _queue(
-        self, entry: Answer | _Records, name: str, version: int, rows: Sequence[Sequence[float]] | np.ndarray
-    ) -> None:
-        with self._cond:
-            self._entries.append(entry)
-            self._pending += len(entry)
-            self._features.append((name, version, rows))
-            self._feature_rows += len(rows)
-            while self._pending > self.max_pending:
-                oldest = self._entries[0]
-                dropped = min(len(oldest), self._pending - self.max_pending)
-                if dropped == len(oldest):
-                    self._entries.popleft()
-                else:
-                    self._entries[0] = oldest.without_first(dropped)
-                self._pending -= dropped
-                self.dropped += dropped
-            while self._feature_rows > self.max_pending and len(self._features) > 1:
-                self._feature_rows -= len(self._features.popleft()[2])
+        with self._lock:
+            self._entries.append(answer)
+            self._pending += len(answer)
+            if self._pending > self.max_pending:
+                self._drop_oldest()
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name="workbench-prediction-log", daemon=True)
                 self._thread.start()
             if self._pending >= self.batch:
                 self._cond.notify()
+
+    def _drop_oldest(self) -> None:
+        """Drop (and count) the oldest rows beyond ``max_pending``, their drift rows with them; holding the lock."""
+        while self._pending > self.max_pending:
+            oldest = self._entries[0]
+            dropped = min(len(oldest), self._pending - self.max_pending)
+            if dropped == len(oldest):
+                self._entries.popleft()
+            else:
+                self._entries[0] = oldest.without_first(dropped)
+            self._pending -= dropped
+            self.dropped += dropped
 
     def stats(self) -> WriterStats:
         """Counts of this process's writer, for ``/metrics``."""
@@ -183,10 +216,7 @@ class LogWriter:
                     taken.append(entry)
                     self._in_flight += len(entry)
                 self._pending -= self._in_flight
-                features = list(self._features)
-                self._features.clear()
-                self._feature_rows = 0
-            if not taken and not features:
+            if not taken:
                 return False
             try:
                 self.target.append([record for entry in taken for record in entry.records()])
@@ -195,18 +225,18 @@ class LogWriter:
                     self._pending += self._in_flight
                     self._in_flight = 0
                     self._entries.extendleft(reversed(taken))
-                    self._features.extendleft(reversed(features))
-                    self._feature_rows += sum(len(rows) for _, _, rows in features)
+                    if self._pending > self.max_pending:
+                        self._drop_oldest()
                 self._mark(False)
                 raise
             # healthy before the batch stops counting as pending: a reader never sees it written but unhealthy
             self._mark(True)
             try:
-                for name, version, rows in _merged(features, self.target.retention.drift_sample):
+                for name, version, rows in _merged([e.features() for e in taken], self.target.retention.drift_sample):
                     self.target.observe_features(name, version, rows)
             except WorkbenchError as exc:
                 # input rows only feed drift estimates: losing a batch of them skews nothing, so no retry
-                log.warning("prediction log: %d input rows for drift not kept: %s", len(features), exc)
+                log.warning("prediction log: input rows for drift of %d requests not kept: %s", len(taken), exc)
             with self._cond:
                 # counted once its drift rows are kept too: a reader that saw it written reads its drift
                 self.written += self._in_flight
@@ -256,7 +286,6 @@ class LogWriter:
                 self.dropped += lost
                 self._pending = 0
                 self._entries.clear()
-                self._features.clear()
             log.error("prediction log: %d predictions were not logged at shutdown: %s", lost, exc)
 
 
@@ -269,20 +298,22 @@ def _merged(
     storing every input row of a busy server cost as much CPU as answering it. Each row is
     drawn on its own, so what is kept does not depend on how requests fell into writes;
     under a sampling ``share`` a write keeps at most :data:`DRIFT_CAP` rows per version,
-    which only a very busy server reaches. ``share=1`` keeps every row.
+    which only a very busy server reaches. ``share=1`` keeps every row. The rows of a
+    version are joined into one matrix, so the sample is taken and converted in a few calls.
     """
-    by_version: dict[tuple[str, int], list[Sequence[float] | np.ndarray]] = {}
+    by_version: dict[tuple[str, int], list[np.ndarray]] = {}
     for name, version, given in features:
-        by_version.setdefault((name, version), []).extend(given)
+        if len(given):
+            by_version.setdefault((name, version), []).append(np.asarray(given, dtype=np.float64))
     merged = []
-    for (name, version), rows in by_version.items():
-        kept = rows
+    for (name, version), parts in by_version.items():
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
         if share < 1:
             chosen = np.flatnonzero(_RANDOM.random(len(rows)) < share)
             if len(chosen) > DRIFT_CAP:
                 chosen = np.sort(_RANDOM.choice(chosen, DRIFT_CAP, replace=False))
-            kept = [rows[i] for i in chosen]
-        merged.append((name, version, [[float(x) for x in row] for row in kept]))
+            rows = rows[chosen]
+        merged.append((name, version, rows.tolist()))
     return merged
 
 

@@ -18,18 +18,55 @@ clients were never closed), and none for a connection that never sends its first
   between two (uvicorn's timer, armed at connect too).
 
 Refusals are the API's JSON error bodies, and so is the 400 for bytes httptools cannot parse.
+
+It also answers the common predict request itself, without ASGI (see :class:`_Direct`): a
+``POST /v1/models/{name}/predict`` of HTTP/1.1 with a ``Content-Length`` within the body
+limit, for a model that answers on the event loop (ONNX Runtime), arriving while no other
+request of the connection is in flight. When its body is complete, the answer is
+computed by :meth:`PredictEndpoint.answer_now <workbench.serving.app.PredictEndpoint.answer_now>`
+(the same checks, counters, log and error bodies as the ASGI route) and written in one
+call: no scope, no task, no ASGI messages, which cost a bare endpoint more than predicting
+a row. Anything else (another route, a model on scikit-learn, ``Expect: 100-continue``,
+HTTP/1.0, ``Connection: close``, a chunked body, an upgrade, a request pipelined behind one
+still answering, an app mounted under another path) goes through uvicorn as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from typing import Any
 
 import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from workbench.serving.app import PredictEndpoint, RequestHead
 from workbench.serving.limits import ConnectionLimits
+from workbench.serving.routing import Route
+
+log = logging.getLogger("workbench.serving")
+
+_PREFIX = b"/v1/models/"
+_SUFFIX = b"/predict"
+
+
+class _Direct:
+    """A predict request answered by the protocol itself, while its body arrives."""
+
+    __slots__ = ("body", "head", "name", "route", "started")
+
+    def __init__(self, name: str, route: Route, head: RequestHead, started: float) -> None:
+        self.name = name
+        self.route = route
+        self.head = head
+        self.started = started
+        self.body: list[bytes] = []
+
+    @property
+    def path(self) -> str:
+        return f"/v1/models/{self.name}/predict"
 
 
 class _Refused(Exception):
@@ -50,6 +87,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # thousands of requests a second must not create and cancel two timers for each of them
         self._deadline: asyncio.TimerHandle | None = None
         self._phase_started: float | None = None  # when the current request's headers (or body) began
+        # predicts answered here (see the module's docstring): only for the API's own app at the root
+        app = self.app
+        direct = isinstance(app, PredictEndpoint) and not self.root_path and self.limit_concurrency is None
+        self._endpoint: PredictEndpoint | None = app if direct else None
+        self._direct: _Direct | None = None  # the request being answered here, until its body is complete
+        self._close_after_direct = False  # the server is shutting down: close once that request is answered
+        self._read_paused_for_write = False
+        self._head_cache: tuple[list[tuple[bytes, bytes]] | None, bytes] = (None, b"")
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -58,6 +103,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
+        direct, self._direct = self._direct, None
+        if direct is not None and self._endpoint is not None:
+            self._endpoint.abandoned(direct.route, direct.path, direct.started)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -105,13 +153,94 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_body = True
         self._phase_started = self.loop.time()
         self._arm(self.limits.body_timeout)
-        super().on_headers_complete()
+        if self._endpoint is None or not self._take_directly():
+            super().on_headers_complete()
+
+    def _take_directly(self) -> bool:
+        """Whether this request is a predict the protocol answers itself (see the module's docstring)."""
+        url = self.url
+        if not (url.startswith(_PREFIX) and url.endswith(_SUFFIX)) or self.expect_100_continue:
+            return False
+        parser = self.parser
+        if parser.get_method() != b"POST" or parser.get_http_version() != "1.1" or not parser.should_keep_alive():
+            return False
+        if parser.should_upgrade() or self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            return False
+        raw = url[len(_PREFIX) : -len(_SUFFIX)]
+        if not raw or not raw.isascii() or b"/" in raw or b"%" in raw or b"?" in raw or b"#" in raw:
+            return False
+        head = RequestHead(self.headers)
+        declared = head.content_length
+        endpoint = self._endpoint
+        assert endpoint is not None
+        if declared is None or head.chunked or not declared.isdigit() or int(declared) > endpoint.limit:
+            return False  # the ASGI route reads (or refuses) bodies of unknown or excessive length
+        started = time.perf_counter()
+        route = endpoint.inline_route(raw.decode("ascii"))
+        if route is None:
+            return False
+        self._direct = _Direct(route.name, route, head, started)
+        return True
+
+    def on_body(self, body: bytes) -> None:
+        direct = self._direct
+        if direct is not None:
+            direct.body.append(body)  # at most the declared length, within the body limit
+        else:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._in_body = False
         self._phase_started = None
         self._head_bytes = 0
-        super().on_message_complete()
+        direct = self._direct
+        if direct is None:
+            super().on_message_complete()
+            return
+        self._direct = None
+        body = direct.body[0] if len(direct.body) == 1 else b"".join(direct.body)
+        endpoint = self._endpoint
+        assert endpoint is not None
+        status, data = endpoint.answer_now(direct.route, direct.head, body, direct.path, direct.started)
+        self._respond(status, data)
+
+    def _respond(self, status: int, data: bytes) -> None:
+        """Write one answer as uvicorn would (its default headers, then ours), in one call; then what uvicorn
+        does after a response: count it, close or re-arm the keep-alive timer, respect the write buffer."""
+        if self.transport.is_closing():
+            return
+        defaults = self.server_state.default_headers
+        cached, head = self._head_cache
+        if cached is not defaults:  # uvicorn replaces the list (its date header) every second
+            head = b"".join(b"%s: %s\r\n" % pair for pair in defaults)
+            self._head_cache = (defaults, head)
+        close = b"connection: close\r\n" if self._close_after_direct else b""
+        self.transport.write(
+            b"%s%scontent-length: %d\r\ncontent-type: application/json\r\n%s\r\n%s"
+            % (STATUS_LINE[status], head, len(data), close, data)
+        )
+        self.server_state.total_requests += 1
+        if close:
+            self.transport.close()
+            return
+        self._unset_keepalive_if_required()
+        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+        if self.flow.write_paused:
+            # the client does not read its answers: read no more requests until it does
+            self.flow.pause_reading()
+            self._read_paused_for_write = True
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._read_paused_for_write:
+            self._read_paused_for_write = False
+            self.flow.resume_reading()
+
+    def shutdown(self) -> None:
+        if self._direct is not None:
+            self._close_after_direct = True  # answered, then closed, as uvicorn does for a request in flight
+        else:
+            super().shutdown()
 
     def _arm(self, seconds: float) -> None:
         """Make sure the timer fires within ``seconds`` (it checks, when it fires, what is late)."""

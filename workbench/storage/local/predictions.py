@@ -4,8 +4,10 @@ shared by the processes of one machine."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,25 @@ _SCHEMA = (
 )
 
 
+_ROWS_PER_INSERT = 100
+"""Rows per INSERT statement (at most 8 values each: within SQLite's 999 bound variables)."""
+
+
+def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` with ``head`` (``INSERT ... VALUES ``), many rows per statement.
+
+    ``executemany`` runs one statement per row, and Python's sqlite3 lets go of the
+    interpreter lock around each: a server's event loop and its log writer handed the lock
+    back and forth for every logged row. A statement of many rows lets go once.
+    """
+    if not rows:
+        return
+    one = "(" + ", ".join("?" * len(rows[0])) + ")"
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        conn.execute(head + ", ".join([one] * len(chunk)), list(chain.from_iterable(chunk)))
+
+
 class LocalPredictionStore(PredictionStore):
     """SQLite (WAL) in one folder; safe for many processes of one machine."""
 
@@ -93,9 +114,10 @@ class LocalPredictionStore(PredictionStore):
             for r in records
         ]
         with self.db.transaction() as conn:
-            conn.executemany(
+            _insert(
+                conn,
                 "INSERT OR IGNORE INTO predictions (request_id, name, version, arm, features_sha256, prediction, at, "
-                "latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "latency_ms) VALUES ",
                 rows,
             )
             conn.execute("DELETE FROM predictions WHERE at < ?", (time.time() - self.retention.max_age_s,))
@@ -110,8 +132,9 @@ class LocalPredictionStore(PredictionStore):
         now = time.time()
         kept = self.retention.drift_rows
         with self.db.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO feature_rows (name, version, at, row) VALUES (?, ?, ?, ?)",
+            _insert(
+                conn,
+                "INSERT INTO feature_rows (name, version, at, row) VALUES ",
                 [(name, version, now, json.dumps([float(x) for x in row])) for row in rows[-kept:]],
             )
             conn.execute(
