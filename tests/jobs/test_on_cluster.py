@@ -119,6 +119,7 @@ def test_a_controller_killed_mid_run_ends_the_wait_with_what_to_do(
     while not started.is_file() and time.monotonic() < deadline:
         time.sleep(0.1)
     [controller] = [p for p in cluster.process_ids() if "controller" in " ".join(psutil.Process(p).cmdline())]
+    schedulers = psutil.Process(controller).children()
     os.kill(controller, signal.SIGKILL)
     worker.join(timeout=60)
     assert not worker.is_alive()  # before this, the submitter waited for ever
@@ -128,6 +129,8 @@ def test_a_controller_killed_mid_run_ends_the_wait_with_what_to_do(
     [recorded] = store.list_runs("slow")
     assert recorded.status == "running"  # on its engine still, which records the end itself
     assert recorded.run_id in error.message
+    cluster.stop()  # the controller's own processes, orphans since it died, go too
+    assert schedulers and all(gone(p.pid, within=10) for p in schedulers)
 
 
 def test_a_kernel_missing_on_the_engine_fails_the_run_as_it_would_here(

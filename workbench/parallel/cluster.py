@@ -554,12 +554,13 @@ def _shutdown(ipc: ipp.Cluster, reaper: _Reaper | None) -> None:
     nannies, which outlive their engine by seconds, are SIGKILLed."""
     launched = _local_processes(ipc)
     groups = group_leaders(launched)
+    oldest = min((p.create_time() for p in launched), default=0.0)  # cached by psutil: known for the dead too
     started = _tree(launched)
     try:
         ipc.stop_cluster_sync()
     finally:
         stop_processes(started, STOP_GRACE, terminate=False)
-        stop_processes(group_members(groups), STOP_GRACE, terminate=False)  # orphans of those stopped
+        stop_processes(group_members(groups, oldest), STOP_GRACE, terminate=False)  # orphans of those stopped
         if reaper is not None:
             reaper.done()
 

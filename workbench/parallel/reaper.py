@@ -34,26 +34,32 @@ POLL = 0.5  # how often the parent is checked when its pipe stays silent
 
 def group_leaders(processes: list[psutil.Process]) -> set[int]:
     """The process groups that ``processes`` lead (ipyparallel starts each launcher's process
-    in a session of its own, and what it starts stays in that group)."""
+    in a session of its own, and what it starts stays in that group).
+
+    A process already gone counts as the leader it was started as: its group outlives it (a
+    SIGKILLed controller leaves its schedulers running there).
+    """
     leaders = set()
     for process in processes:
         try:
             if os.getpgid(process.pid) == process.pid:
                 leaders.add(process.pid)
         except OSError:
-            continue
+            leaders.add(process.pid)
     return leaders
 
 
-def group_members(groups: set[int]) -> list[psutil.Process]:
-    """Every process in the process groups ``groups``, orphans included (a child the
-    controller spawned as it was being stopped is no one's descendant any more)."""
+def group_members(groups: set[int], born_after: float = 0.0) -> list[psutil.Process]:
+    """Every process in the process groups ``groups`` started at or after ``born_after`` (a
+    Unix time: a group's members are younger than its leader, a process that reused a dead
+    leader's pid is not), orphans included (a child the controller spawned as it was being
+    stopped is no one's descendant any more)."""
     members: list[psutil.Process] = []
     if not groups:
         return members
     for process in psutil.process_iter():
         try:
-            if os.getpgid(process.pid) in groups and process.pid != os.getpid():
+            if os.getpgid(process.pid) in groups and process.pid != os.getpid() and process.create_time() >= born_after:
                 members.append(process)
         except (OSError, psutil.Error):
             continue
