@@ -16,8 +16,9 @@ import pytest
 from tests.jobs.conftest import NotebookFactory
 from workbench import parallel
 from workbench.cli import main
-from workbench.errors import JobError, RunFailedError
+from workbench.errors import JobError, RunCancelledError, RunFailedError
 from workbench.jobs import on_cluster, run
+from workbench.jobs.cancel import Cancellation
 from workbench.storage.run_store import RunStore
 
 pytestmark = pytest.mark.timeout(150)
@@ -131,6 +132,39 @@ def test_a_controller_killed_mid_run_ends_the_wait_with_what_to_do(
     assert recorded.run_id in error.message
     cluster.stop()  # the controller's own processes, orphans since it died, go too
     assert schedulers and all(gone(p.pid, within=10) for p in schedulers)
+
+
+def test_a_cancel_reaches_the_engine_and_the_run_ends_cancelled(
+    cluster: parallel.Cluster, make_notebook: NotebookFactory, store: RunStore, tmp_path: Path
+) -> None:
+    started = tmp_path / "started.json"
+    cells = (f"marker = {str(started)!r}", "import json, os, time\nopen(marker, 'w').write(json.dumps(os.getpid()))\n"
+             "time.sleep(120)", "print('never')")
+    path = make_notebook("slow", *cells)
+    cancel = Cancellation()
+    outcome: dict[str, BaseException] = {}
+
+    def submit() -> None:
+        try:
+            run(path, on=client_file(cluster), cancel=cancel)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=submit)
+    worker.start()
+    deadline = time.monotonic() + 90
+    while not started.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kernel_pid = json.loads(started.read_text())
+    cancel.request(signal.SIGINT)  # what Ctrl-C does to workbench run --on
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    error = outcome["error"]
+    assert isinstance(error, RunCancelledError) and error.exit_code == 130, error
+    recorded = store.get_run(error.fields["run_id"])
+    assert (recorded.status, recorded.reason) == ("cancelled", "interrupted")
+    assert gone(kernel_pid, within=15)
+    assert cluster.client.ids  # the engine itself lives on for the next run
 
 
 def test_a_kernel_missing_on_the_engine_fails_the_run_as_it_would_here(

@@ -28,6 +28,7 @@ What the engine needs:
 from __future__ import annotations
 
 import secrets
+import signal
 import threading
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Any
 
 from workbench.config import Settings, load_settings
 from workbench.errors import JobError, RunNotFoundError
+from workbench.jobs.cancel import Cancellation
 from workbench.storage.run_records import Run, utc_now
 from workbench.storage.run_store import RunStore
 
@@ -94,8 +96,9 @@ class ClusterExecutor:
         cancel: Any = None,
     ) -> Run:
         """Run ``nb`` on an engine; the same contract as a local execution (a failed run is
-        returned, a run that cannot start raises :class:`JobError`). ``cancel`` is not
-        carried to the engine: a run there ends on its own or by its time limits."""
+        returned, a run that cannot start raises :class:`JobError`). ``cancel``, once
+        requested (Ctrl-C, SIGTERM), is carried to the engine as SIGINT: the engine stops the
+        kernel and records the run ``cancelled``, as a local run would."""
         import nbformat
 
         from workbench.jobs.runner import new_run_id
@@ -123,7 +126,7 @@ class ClusterExecutor:
         submitted = time.perf_counter()
         ar = self.cluster.client.load_balanced_view().apply_async(run_on_engine, request)
         try:
-            data = self._wait(ar)
+            data = self._wait(ar, cancel)
         except Exception as exc:
             engine = _engine_of(exc, ar)
             where = f"engine {engine} ({self.cluster.host_of(engine) or 'host unknown'})"
@@ -142,12 +145,18 @@ class ClusterExecutor:
             )
         return Run.from_dict(data)
 
-    def _wait(self, ar: Any) -> dict[str, Any] | None:
+    def _wait(self, ar: Any, cancel: Cancellation | None) -> dict[str, Any] | None:
         """The engine's answer; ``None`` when the controller stops answering (it died, or its host
-        is gone), which would otherwise leave ipyparallel's wait hanging for ever."""
+        is gone), which would otherwise leave ipyparallel's wait hanging for ever. Each new
+        request of ``cancel`` is sent to the engine running the task as SIGINT."""
         asked = time.monotonic()
+        signalled = 0
         while not ar.ready():
             ar.wait(WAIT_STEP)
+            engine = _started_on(ar) if cancel is not None and cancel.count > signalled else None
+            if cancel is not None and engine is not None:
+                signalled = cancel.count
+                self.cluster.client.send_signal(signal.SIGINT, targets=[engine], block=False)
             if time.monotonic() - asked >= CONTROLLER_TIMEOUT and not ar.ready():
                 if not self.cluster.controller_answers(CONTROLLER_TIMEOUT):
                     return None
@@ -212,26 +221,47 @@ def _engine_of(exc: BaseException, ar: Any) -> int:
     return engine if isinstance(engine, int) else -1
 
 
+def _started_on(ar: Any) -> int | None:
+    """The engine running the task of ``ar``, once the controller has said which."""
+    try:
+        engine = ar.engine_id
+    except Exception:  # not started yet, or no metadata
+        return None
+    return engine if isinstance(engine, int) else None
+
+
 # on the engine ------------------------------------------------------------------------
 
 
 def run_on_engine(request: dict[str, Any]) -> dict[str, Any]:
     """The task an engine runs: the job, in a thread of its own (the engine's own thread
-    runs an event loop, and the kernel and papermill need to start theirs)."""
+    runs an event loop, and the kernel and papermill need to start theirs).
+
+    A SIGINT to the engine (the submitter's cancel, sent by ``Client.send_signal``) interrupts
+    this thread's wait; it becomes a cancel request of the run, as a signal is for a local run.
+    """
     outcome: dict[str, Any] = {}
+    cancel = Cancellation()
+    done = threading.Event()
 
     def work() -> None:
         from workbench.jobs.execution import close_thread_event_loop
 
         try:
-            outcome["run"] = _run_here(request)
+            outcome["run"] = _run_here(request, cancel)
         except BaseException as exc:  # raised again on the engine's thread, sent to the submitter
             outcome["error"] = exc
         finally:
             close_thread_event_loop()
+            done.set()
 
     thread = threading.Thread(target=work, name=f"workbench-job-{request['run_id']}")
     thread.start()
+    while not done.is_set():
+        try:
+            done.wait()  # not Thread.join: interrupted, it may report a running thread as ended
+        except KeyboardInterrupt:
+            cancel.request(signal.SIGINT)
     thread.join()
     if "error" in outcome:
         raise outcome["error"]
@@ -239,7 +269,7 @@ def run_on_engine(request: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _run_here(request: dict[str, Any]) -> dict[str, Any]:
+def _run_here(request: dict[str, Any], cancel: Cancellation) -> dict[str, Any]:
     import socket
 
     import nbformat
@@ -279,6 +309,7 @@ def _run_here(request: dict[str, Any]) -> dict[str, Any]:
             cwd=cwd,
             env={"WORKBENCH_STORE": settings.store, "WORKBENCH_HOME": str(settings.home)},
             executor=request["executor"],
+            cancel=cancel,
         )
     return run.to_dict()
 
