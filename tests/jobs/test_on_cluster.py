@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -55,44 +56,60 @@ def gone(pid: int, within: float) -> bool:
     return False
 
 
+def slow_notebook(make_notebook: NotebookFactory, marker: Path, before: str = "") -> Path:
+    """A notebook whose kernel writes its pid to ``marker`` (after ``before``), then sleeps for 2 minutes."""
+    return make_notebook(
+        "slow",
+        f"marker = {str(marker)!r}",
+        f"import json, os, time\n{before}open(marker, 'w').write(json.dumps(os.getpid()))\ntime.sleep(120)",
+        "print('never')",
+    )
+
+
+class Submitted:
+    """``run(path, on=target, **options)`` on a thread of its own, returned once its kernel wrote ``marker``."""
+
+    def __init__(self, path: Path, target: str, marker: Path, **options: Any) -> None:
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._submit, args=(path, target, options))
+        self.thread.start()
+        deadline = time.monotonic() + 90
+        while not marker.is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.kernel_pid: int = json.loads(marker.read_text())
+
+    def _submit(self, path: Path, target: str, options: dict[str, Any]) -> None:
+        try:
+            run(path, on=target, **options)
+        except BaseException as exc:
+            self.error = exc
+
+    def ended(self, within: float = 60) -> BaseException:
+        """What the submitter raised, once it returned within ``within`` seconds."""
+        self.thread.join(timeout=within)
+        assert not self.thread.is_alive()
+        assert self.error is not None
+        return self.error
+
+
 def test_an_engine_killed_mid_run_is_recorded_as_engine_lost(
     cluster: parallel.Cluster, make_notebook: NotebookFactory, store: RunStore, tmp_path: Path
 ) -> None:
     started = tmp_path / "started.json"
-    path = make_notebook(
-        "slow",
-        f"marker = {str(started)!r}",
-        "import json, os, time, workbench as wb\nwb.record('step', 1)\n"
-        "open(marker, 'w').write(json.dumps(os.getpid()))\ntime.sleep(120)",
-    )
-    outcome: dict[str, BaseException] = {}
-
-    def submit() -> None:
-        try:
-            run(path, on=client_file(cluster))
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=submit)
-    worker.start()
-    deadline = time.monotonic() + 90
-    while not started.is_file() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    kernel_pid = json.loads(started.read_text())
+    path = slow_notebook(make_notebook, started, before="import workbench as wb\nwb.record('step', 1)\n")
+    submitted = Submitted(path, client_file(cluster), started)
     [engine] = cluster.engine_info().values()
     killed = time.monotonic()
     os.kill(engine["pid"], signal.SIGKILL)
-    worker.join(timeout=60)
-    assert not worker.is_alive()
+    error = submitted.ended()
     assert time.monotonic() - killed < 30
-    error = outcome["error"]
     assert isinstance(error, RunFailedError) and error.exit_code == 9
     recorded = store.get_run(error.fields["run_id"])
     assert (recorded.status, recorded.reason) == ("failed", "engine_lost")
     assert recorded.error is not None and "died during the run" in recorded.error
     assert recorded.pid == engine["pid"]  # the engine recorded the start before it died
     assert recorded.metrics == {}  # what the kernel recorded was on the engine's side of the run
-    assert gone(kernel_pid, within=15)  # the kernel followed its engine
+    assert gone(submitted.kernel_pid, within=15)  # the kernel followed its engine
 
 
 def test_a_controller_killed_mid_run_ends_the_wait_with_what_to_do(
@@ -103,28 +120,12 @@ def test_a_controller_killed_mid_run_ends_the_wait_with_what_to_do(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(on_cluster, "CONTROLLER_TIMEOUT", 2.0)
-    started = tmp_path / "started"
-    cells = (f"marker = {str(started)!r}", "import time\nopen(marker, 'w').close()\ntime.sleep(120)")
-    path = make_notebook("slow", *cells)
-    outcome: dict[str, BaseException] = {}
-
-    def submit() -> None:
-        try:
-            run(path, on=client_file(cluster))
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=submit)
-    worker.start()
-    deadline = time.monotonic() + 90
-    while not started.is_file() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    started = tmp_path / "started.json"
+    submitted = Submitted(slow_notebook(make_notebook, started), client_file(cluster), started)
     [controller] = [p for p in cluster.process_ids() if "controller" in " ".join(psutil.Process(p).cmdline())]
     schedulers = psutil.Process(controller).children()
     os.kill(controller, signal.SIGKILL)
-    worker.join(timeout=60)
-    assert not worker.is_alive()  # before this, the submitter waited for ever
-    error = outcome["error"]
+    error = submitted.ended()  # before this, the submitter waited for ever
     assert isinstance(error, JobError) and not isinstance(error, RunFailedError)
     assert "stopped answering while run" in error.message and "workbench runs" in (error.hint or "")
     [recorded] = store.list_runs("slow")
@@ -138,32 +139,14 @@ def test_a_cancel_reaches_the_engine_and_the_run_ends_cancelled(
     cluster: parallel.Cluster, make_notebook: NotebookFactory, store: RunStore, tmp_path: Path
 ) -> None:
     started = tmp_path / "started.json"
-    cells = (f"marker = {str(started)!r}", "import json, os, time\nopen(marker, 'w').write(json.dumps(os.getpid()))\n"
-             "time.sleep(120)", "print('never')")
-    path = make_notebook("slow", *cells)
     cancel = Cancellation()
-    outcome: dict[str, BaseException] = {}
-
-    def submit() -> None:
-        try:
-            run(path, on=client_file(cluster), cancel=cancel)
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=submit)
-    worker.start()
-    deadline = time.monotonic() + 90
-    while not started.is_file() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    kernel_pid = json.loads(started.read_text())
+    submitted = Submitted(slow_notebook(make_notebook, started), client_file(cluster), started, cancel=cancel)
     cancel.request(signal.SIGINT)  # what Ctrl-C does to workbench run --on
-    worker.join(timeout=60)
-    assert not worker.is_alive()
-    error = outcome["error"]
+    error = submitted.ended()
     assert isinstance(error, RunCancelledError) and error.exit_code == 130, error
     recorded = store.get_run(error.fields["run_id"])
     assert (recorded.status, recorded.reason) == ("cancelled", "interrupted")
-    assert gone(kernel_pid, within=15)
+    assert gone(submitted.kernel_pid, within=15)
     assert cluster.client.ids  # the engine itself lives on for the next run
 
 

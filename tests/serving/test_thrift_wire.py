@@ -28,13 +28,18 @@ WB = load_idl()
 LIMITS = Limits(max_frame=1 << 20)
 
 
-def _call(request: Any, seqid: int = 5) -> bytes:
+def _message(kind: int, body: Any, seqid: int) -> bytes:
+    """A ``predict`` message of ``kind`` (call or reply) carrying ``body``, as thriftpy2 encodes it."""
     out = TMemoryBuffer()
     proto = TBinaryProtocol(out)
-    proto.write_message_begin("predict", TMessageType.CALL, seqid)
-    WB.Predictor.predict_args(request=request).write(proto)
+    proto.write_message_begin("predict", kind, seqid)
+    body.write(proto)
     proto.write_message_end()
     return bytes(out.getvalue())
+
+
+def _call(request: Any, seqid: int = 5) -> bytes:
+    return _message(TMessageType.CALL, WB.Predictor.predict_args(request=request), seqid)
 
 
 def _decoded(frame: bytes) -> Any:
@@ -143,8 +148,7 @@ def test_a_matrix_the_checks_refuse_is_refused_as_its_lists_are(matrix: np.ndarr
 
 def _label_bytes(value: Any) -> bytes:
     out = TMemoryBuffer()
-    kind = {bool: "flag", int: "integer", float: "number", str: "text"}[type(value)]
-    WB.Label(**{kind: value}).write(TBinaryProtocol(out))
+    WB.Label(**{_KIND[type(value)]: value}).write(TBinaryProtocol(out))
     return bytes(out.getvalue())
 
 
@@ -157,12 +161,7 @@ def _thriftpy2_reply(answer: dict[str, Any], seqid: int) -> bytes:
         request_ids=answer["request_ids"],
         arm=answer["arm"],
     )
-    out = TMemoryBuffer()
-    proto = TBinaryProtocol(out)
-    proto.write_message_begin("predict", TMessageType.REPLY, seqid)
-    WB.Predictor.predict_result(success=response).write(proto)
-    proto.write_message_end()
-    return bytes(out.getvalue())
+    return _message(TMessageType.REPLY, WB.Predictor.predict_result(success=response), seqid)
 
 
 _KIND = {bool: "flag", int: "integer", float: "number", str: "text"}
